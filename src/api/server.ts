@@ -1,0 +1,52 @@
+import type net from "node:net";
+import type { Kysely } from "kysely";
+import type { ConnectRouter } from "@connectrpc/connect";
+import { connectNodeAdapter } from "@connectrpc/connect-node";
+import type { Config } from "../config.js";
+import type { Database } from "../db/schema.js";
+import type { Logger } from "../log.js";
+import { authInterceptor, TokenVerifier } from "./auth.js";
+import { createDualProtocolServer } from "./listener.js";
+import { requestLogInterceptor } from "./requestLog.js";
+import { ctrlService } from "./ctrlService.js";
+import { AcmeService } from "../gen/ctrl/v1/acme_pb.js";
+import { ClusterService } from "../gen/ctrl/v1/cluster_pb.js";
+import { CtrlService } from "../gen/ctrl/v1/ctrl_pb.js";
+import { DeployService } from "../gen/ctrl/v1/deploy_pb.js";
+import { NetworkService } from "../gen/ctrl/v1/network_pb.js";
+import { OpenApiService } from "../gen/ctrl/v1/openapi_pb.js";
+import { RoutingService } from "../gen/ctrl/v1/routing_pb.js";
+
+export interface ApiDeps {
+  config: Config;
+  logger: Logger;
+  db: Kysely<Database>;
+}
+
+/**
+ * Every Connect service, in one place. An RPC without an implementation answers Unimplemented
+ * (connect-es does that for methods missing from a partial implementation) — never a fake success.
+ */
+function routes(deps: ApiDeps) {
+  return (router: ConnectRouter) => {
+    router.service(CtrlService, ctrlService());
+    router.service(DeployService, {});
+    router.service(RoutingService, {});
+    router.service(NetworkService, {});
+    router.service(AcmeService, {});
+    router.service(ClusterService, {});
+    router.service(OpenApiService, {});
+    void deps;
+  };
+}
+
+/** The Connect API (Connect, gRPC and gRPC-web; HTTP/1.1 and h2c on one port). */
+export function createApiServer(deps: ApiDeps): net.Server {
+  const handler = connectNodeAdapter({
+    routes: routes(deps),
+    interceptors: [requestLogInterceptor(deps.logger), authInterceptor(new TokenVerifier(deps.config.apiTokens))],
+    // Bounded request bodies: nothing in this API needs more than 4 MiB.
+    readMaxBytes: 4 * 1024 * 1024,
+  });
+  return createDualProtocolServer(handler);
+}

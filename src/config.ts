@@ -1,0 +1,182 @@
+// Configuration comes from environment variables only. `loadConfig` validates every value at
+// start and reports every bad one at once, each naming its variable, so an operator fixes a
+// deployment in one pass instead of one crash per typo.
+
+export interface TenantToken {
+  tenantId: string;
+  token: string;
+}
+
+export interface Config {
+  /** Interface every server of this process binds to. */
+  host: string;
+  /** Connect API port (HTTP/1.1 and h2c on one socket). */
+  apiPort: number;
+  /** Restate service endpoint port (h2c). */
+  endpointPort: number;
+  /** URL restate-server uses to reach our endpoint. */
+  endpointAdvertisedUrl: string;
+  databaseUrl: string;
+  restateAdminUrl: string;
+  restateIngressUrl: string;
+  /** Register the endpoint with the Restate admin API at start. */
+  registerWithRestate: boolean;
+  /** Bearer tokens, each bound to one tenant. */
+  apiTokens: TenantToken[];
+  /** Apex under which generated hostnames live; also exempt from the local-domain filter. */
+  platformApex: string;
+  /** Grace period before a previous live deployment goes to standby. */
+  standbyGraceMs: number;
+  /** How long a deployment waits for its instances to report running. */
+  instanceReadyTimeoutMs: number;
+  /** Regions every deployment runs in (one agent per region). */
+  regions: string[];
+  /** Image for git-only deployments, e.g. registry.example.com/{workspace}/{project}:{sha}. */
+  prebuiltImageTemplate: string | undefined;
+  logLevel: string;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n  - ${problems.join("\n  - ")}`);
+    this.name = "ConfigError";
+  }
+}
+
+const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
+const DURATION = /^(\d+)(ms|s|m|h|d)$/;
+const DURATION_UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** Parses `500ms`, `30s`, `15m`, `2h`, `7d`; returns undefined when malformed. */
+export function parseDuration(text: string): number | undefined {
+  const match = DURATION.exec(text.trim());
+  if (!match) return undefined;
+  return Number(match[1]) * DURATION_UNIT_MS[match[2]!]!;
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const problems: string[] = [];
+  const read = (name: string, fallback: string) => {
+    const value = env[name];
+    return value === undefined || value === "" ? fallback : value;
+  };
+  const port = (name: string, fallback: number) => {
+    const raw = read(name, String(fallback));
+    const value = Number(raw);
+    if (!Number.isInteger(value) || value < 0 || value > 65535) {
+      problems.push(`${name}: "${raw}" is not a TCP port (0-65535)`);
+      return fallback;
+    }
+    return value;
+  };
+  const url = (name: string, fallback: string, protocols: string[]) => {
+    const raw = read(name, fallback);
+    try {
+      const parsed = new URL(raw);
+      if (!protocols.includes(parsed.protocol)) {
+        problems.push(`${name}: "${redact(raw)}" must use ${protocols.join(" or ")}`);
+      }
+    } catch {
+      problems.push(`${name}: "${redact(raw)}" is not a valid URL`);
+    }
+    return raw.replace(/\/+$/, "");
+  };
+  const duration = (name: string, fallback: string) => {
+    const raw = read(name, fallback);
+    const value = parseDuration(raw);
+    if (value === undefined) {
+      problems.push(`${name}: "${raw}" is not a duration (examples: 500ms, 30s, 15m, 2h)`);
+      return parseDuration(fallback)!;
+    }
+    return value;
+  };
+  const bool = (name: string, fallback: boolean) => {
+    const raw = read(name, String(fallback)).toLowerCase();
+    if (raw === "true" || raw === "1") return true;
+    if (raw === "false" || raw === "0") return false;
+    problems.push(`${name}: "${raw}" must be true or false`);
+    return fallback;
+  };
+
+  const host = read("SWITCHYARD_HOST", "127.0.0.1");
+  const apiPort = port("SWITCHYARD_PORT", 8080);
+  const endpointPort = port("SWITCHYARD_ENDPOINT_PORT", 9080);
+  const endpointAdvertisedUrl = url(
+    "SWITCHYARD_ENDPOINT_URL",
+    `http://${host.includes(":") ? `[${host}]` : host}:${endpointPort}`,
+    ["http:", "https:"],
+  );
+  const databaseUrl = url("DATABASE_URL", "mysql://root@127.0.0.1:3306/switchyard", ["mysql:"]);
+  const restateAdminUrl = url("RESTATE_ADMIN_URL", "http://127.0.0.1:9070", ["http:", "https:"]);
+  const restateIngressUrl = url("RESTATE_INGRESS_URL", "http://127.0.0.1:8080", ["http:", "https:"]);
+
+  const apiTokens = parseTokens(read("SWITCHYARD_API_TOKENS", ""), problems);
+
+  const platformApex = read("SWITCHYARD_PLATFORM_APEX", "switchyard.app").toLowerCase();
+  if (!/^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)+$/.test(platformApex)) {
+    problems.push(`SWITCHYARD_PLATFORM_APEX: "${platformApex}" is not a DNS name with at least two labels`);
+  }
+  const regions = read("SWITCHYARD_REGIONS", "local").split(",").map((r) => r.trim());
+  for (const region of regions) {
+    if (!/^[a-z0-9][a-z0-9-]{0,62}$/.test(region)) problems.push(`SWITCHYARD_REGIONS: "${region}" is not a region name (lowercase letters, digits, hyphens)`);
+  }
+  const prebuiltImageTemplate = env.SWITCHYARD_PREBUILT_IMAGE_TEMPLATE || undefined;
+  if (prebuiltImageTemplate && !prebuiltImageTemplate.includes("{sha}")) {
+    problems.push("SWITCHYARD_PREBUILT_IMAGE_TEMPLATE: must contain {sha}");
+  }
+  const logLevel = read("SWITCHYARD_LOG_LEVEL", "info");
+  if (!LOG_LEVELS.includes(logLevel)) {
+    problems.push(`SWITCHYARD_LOG_LEVEL: "${logLevel}" must be one of ${LOG_LEVELS.join(", ")}`);
+  }
+
+  const config: Config = {
+    host,
+    apiPort,
+    endpointPort,
+    endpointAdvertisedUrl,
+    databaseUrl,
+    restateAdminUrl,
+    restateIngressUrl,
+    registerWithRestate: bool("SWITCHYARD_REGISTER", true),
+    apiTokens,
+    platformApex,
+    standbyGraceMs: duration("SWITCHYARD_STANDBY_GRACE", "30m"),
+    instanceReadyTimeoutMs: duration("SWITCHYARD_INSTANCE_READY_TIMEOUT", "10m"),
+    regions: [...new Set(regions)],
+    prebuiltImageTemplate,
+    logLevel,
+  };
+  if (problems.length > 0) throw new ConfigError(problems);
+  return config;
+}
+
+/** `tenant=token` pairs separated by commas; a token is at least 16 characters. */
+function parseTokens(raw: string, problems: string[]): TenantToken[] {
+  if (raw.trim() === "") {
+    problems.push("SWITCHYARD_API_TOKENS: required; set it to tenant=token pairs, e.g. acme=$(openssl rand -hex 24)");
+    return [];
+  }
+  const tokens: TenantToken[] = [];
+  const seen = new Set<string>();
+  for (const [index, entry] of raw.split(",").entries()) {
+    const separator = entry.indexOf("=");
+    const tenantId = entry.slice(0, separator).trim();
+    const token = entry.slice(separator + 1).trim();
+    if (separator < 1 || !/^[a-z0-9][a-z0-9-]{0,62}$/.test(tenantId)) {
+      problems.push(`SWITCHYARD_API_TOKENS: entry ${index + 1} must be tenant=token with a lowercase tenant id`);
+    } else if (token.length < 16) {
+      problems.push(`SWITCHYARD_API_TOKENS: the token of tenant "${tenantId}" is shorter than 16 characters`);
+    } else if (seen.has(token)) {
+      problems.push(`SWITCHYARD_API_TOKENS: the token of tenant "${tenantId}" is used twice`);
+    } else {
+      seen.add(token);
+      tokens.push({ tenantId, token });
+    }
+  }
+  return tokens;
+}
+
+/** Hides the password of a URL before it goes into an error message. */
+export function redact(raw: string): string {
+  return raw.replace(/\/\/([^:/@]+):[^@/]*@/, "//$1:***@");
+}

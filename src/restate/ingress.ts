@@ -1,0 +1,48 @@
+import * as clients from "@restatedev/restate-sdk-clients";
+import { Code, ConnectError } from "@connectrpc/connect";
+
+/** The Restate ingress, as the API uses it to start workflows and call objects. */
+export type Ingress = clients.Ingress;
+
+export function connectIngress(url: string): Ingress {
+  return clients.connect({ url });
+}
+
+/** Request options carrying the caller's idempotency key, when it gave one. */
+export function idempotent<I, O>(key: string | undefined) {
+  return key ? clients.rpc.opts<I, O>({ idempotencyKey: key }) : undefined;
+}
+
+const CODE_OF_STATUS: Record<number, Code> = {
+  400: Code.InvalidArgument,
+  404: Code.NotFound,
+  409: Code.AlreadyExists,
+  412: Code.FailedPrecondition,
+  429: Code.ResourceExhausted,
+};
+
+/**
+ * Maps a failed ingress call to a ConnectError. Terminal errors of our handlers carry an HTTP
+ * status chosen on purpose (see workflows/steps.ts) and a message meant for the caller; anything
+ * else is an infrastructure failure and becomes Unavailable without detail.
+ */
+export function fromIngressError(error: unknown): ConnectError {
+  if (error instanceof ConnectError) return error;
+  const status = (error as { status?: number }).status;
+  const code = status !== undefined ? CODE_OF_STATUS[status] : undefined;
+  if (code !== undefined) return new ConnectError(terminalMessage(error), code);
+  return new ConnectError("the workflow engine is unavailable; retry with the same idempotency key", Code.Unavailable);
+}
+
+function terminalMessage(error: unknown): string {
+  const text = (error as { responseText?: string }).responseText;
+  if (text) {
+    try {
+      const parsed = JSON.parse(text) as { message?: string };
+      if (parsed.message) return parsed.message;
+    } catch {
+      // not JSON: fall through to the error's own message
+    }
+  }
+  return (error as Error).message;
+}

@@ -1,0 +1,106 @@
+import type { Transaction } from "kysely";
+import { appendChanges } from "../db/changes.js";
+import { toJson, type Database } from "../db/schema.js";
+import { isLocalHostname } from "../domain/localHostnames.js";
+
+/** What a gateway needs to serve one hostname; the body of a `gateway_config` change. */
+export interface GatewayConfigBody {
+  hostname: string;
+  workspaceId: string;
+  projectId: string;
+  deploymentId: string;
+  /** Port the application listens on inside its instances. */
+  port: number | null;
+  /** Running instances of the deployment, per region. */
+  upstreams: { region: string; address: string }[];
+  certificateId: string | null;
+}
+
+export interface DeploymentTarget {
+  id: string;
+  workspaceId: string;
+  projectId: string;
+  port: number | null;
+  upstreams: { region: string; address: string }[];
+}
+
+/** Loads what every gateway config pointing at `deploymentId` shares (one query each). */
+export async function loadDeploymentTarget(trx: Transaction<Database>, deploymentId: string): Promise<DeploymentTarget> {
+  const deployment = await trx
+    .selectFrom("deployments")
+    .select(["id", "workspace_id", "project_id", "port"])
+    .where("id", "=", deploymentId)
+    .executeTakeFirstOrThrow();
+  const instances = await trx
+    .selectFrom("instances")
+    .select(["region", "address"])
+    .where("deployment_id", "=", deploymentId)
+    .where("status", "=", "running")
+    .orderBy("region")
+    .orderBy("id")
+    .execute();
+  return {
+    id: deployment.id,
+    workspaceId: deployment.workspace_id,
+    projectId: deployment.project_id,
+    port: deployment.port,
+    upstreams: instances.filter((i) => i.address).map((i) => ({ region: i.region, address: i.address! })),
+  };
+}
+
+/**
+ * Points the gateway configs of `hostnames` at `target` (one bulk upsert) and appends one
+ * versioned change per config. Local hostnames get no config (invariant 8). Returns the
+ * hostnames written. Call it before moving the routes of those hostnames (invariant 1), late in
+ * the transaction: it takes the change-feed lock until commit.
+ */
+export async function upsertGatewayConfigs(
+  trx: Transaction<Database>,
+  target: DeploymentTarget,
+  hostnames: readonly string[],
+  platformApex: string,
+): Promise<string[]> {
+  const served = [...new Set(hostnames)].filter((hostname) => !isLocalHostname(hostname, platformApex)).sort();
+  if (served.length === 0) return [];
+  const certificates = await trx
+    .selectFrom("certificates")
+    .select(["id", "hostname"])
+    .where("hostname", "in", served)
+    .where("status", "=", "issued")
+    .execute();
+  const certificateOf = new Map(certificates.map((c) => [c.hostname, c.id]));
+  const bodies: GatewayConfigBody[] = served.map((hostname) => ({
+    hostname,
+    workspaceId: target.workspaceId,
+    projectId: target.projectId,
+    deploymentId: target.id,
+    port: target.port,
+    upstreams: target.upstreams,
+    certificateId: certificateOf.get(hostname) ?? null,
+  }));
+  const versions = await appendChanges(
+    trx,
+    bodies.map((body) => ({ kind: "gateway_config", resourceKey: body.hostname, projectId: body.projectId, payload: body })),
+  );
+  await trx
+    .insertInto("gateway_configs")
+    .values(
+      bodies.map((body, i) => ({
+        hostname: body.hostname,
+        workspace_id: body.workspaceId,
+        project_id: body.projectId,
+        deployment_id: body.deploymentId,
+        config: toJson(body),
+        certificate_id: body.certificateId,
+        version: versions[i]!,
+      })),
+    )
+    .onDuplicateKeyUpdate((eb) => ({
+      deployment_id: eb.fn("values", [eb.ref("deployment_id")]),
+      config: eb.fn("values", [eb.ref("config")]),
+      certificate_id: eb.fn("values", [eb.ref("certificate_id")]),
+      version: eb.fn("values", [eb.ref("version")]),
+    }))
+    .execute();
+  return served;
+}

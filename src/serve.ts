@@ -1,0 +1,71 @@
+import "./polyfill.js";
+import type net from "node:net";
+import type http2 from "node:http2";
+import { sql, type Kysely } from "kysely";
+import type { Config } from "./config.js";
+import type { Logger } from "./log.js";
+import type { Database } from "./db/schema.js";
+import { createDb } from "./db/connect.js";
+import { createApiServer } from "./api/server.js";
+import { closeServer, listen } from "./api/listener.js";
+import { registerEndpoint } from "./restate/admin.js";
+import { createRestateEndpointServer } from "../workflows/endpoint.js";
+import { PrebuiltImageBuildService } from "./build/prebuiltImages.js";
+
+export interface RunningSwitchyard {
+  apiPort: number;
+  endpointPort: number;
+  db: Kysely<Database>;
+  close(): Promise<void>;
+}
+
+/**
+ * `switchyard serve`: the Connect API and the Restate endpoint, each on its own port, then the
+ * endpoint's registration with restate-server. Nothing here keeps state: replicas are equal.
+ */
+export async function startSwitchyard(config: Config, logger: Logger): Promise<RunningSwitchyard> {
+  const db = createDb(config.databaseUrl);
+  await waitForDatabase(db, logger);
+
+  const builder = new PrebuiltImageBuildService(config.prebuiltImageTemplate);
+  const endpointServer: http2.Http2Server = createRestateEndpointServer({ db, config, logger, builder });
+  const endpointPort = await listen(endpointServer, config.endpointPort, config.host);
+  logger.info({ url: `http://${config.host}:${endpointPort}` }, "restate endpoint listening");
+
+  if (config.registerWithRestate) {
+    // With port 0 the advertised URL must follow the port we actually got.
+    const endpointUrl = config.endpointPort === 0 ? `http://${config.host}:${endpointPort}` : config.endpointAdvertisedUrl;
+    await registerEndpoint({ adminUrl: config.restateAdminUrl, endpointUrl, logger });
+  }
+
+  // The API opens last: once it accepts connections, every RPC can reach its workflows.
+  const apiServer: net.Server = createApiServer({ config, logger, db });
+  const apiPort = await listen(apiServer, config.apiPort, config.host);
+  logger.info({ url: `http://${config.host}:${apiPort}` }, "connect api listening");
+
+
+  return {
+    apiPort,
+    endpointPort,
+    db,
+    async close() {
+      await Promise.all([closeServer(apiServer), closeServer(endpointServer)]);
+      await db.destroy();
+    },
+  };
+}
+
+/** The database may still be starting (compose, dev stack): wait a bounded time for it. */
+async function waitForDatabase(db: Kysely<Database>, logger: Logger, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await sql`SELECT 1`.execute(db);
+      return;
+    } catch (error) {
+      if (Date.now() > deadline) throw new Error(`database unreachable after ${timeoutMs} ms: ${(error as Error).message}`);
+      logger.warn({ attempt, problem: (error as Error).message }, "waiting for database");
+      await new Promise((resolve) => setTimeout(resolve, Math.min(2000, 100 * attempt)));
+    }
+  }
+}

@@ -1,0 +1,89 @@
+// The usual set of real services for a test, started in parallel: MariaDB + Restate, and on
+// request Pebble (+ challtestsrv) and Caddy. If one fails to start, the others are stopped.
+
+import { startCaddy, type Caddy, type CaddyOptions } from "./caddy.js";
+import { startMariaDb, type MariaDb, type MariaDbOptions } from "./mariadb.js";
+import { freePort, LOOPBACK } from "./net.js";
+import { startPebble, type Pebble, type PebbleOptions } from "./pebble.js";
+import { startRestate, type Restate, type RestateOptions } from "./restate.js";
+
+export interface StackOptions {
+  /** Start Pebble and challtestsrv (true, or their options). */
+  pebble?: boolean | PebbleOptions;
+  /** Start Caddy (true, or its options). */
+  caddy?: boolean | CaddyOptions;
+  mariadb?: MariaDbOptions;
+  restate?: RestateOptions;
+}
+
+export interface Stack {
+  mariadb: MariaDb;
+  restate: Restate;
+  pebble?: Pebble;
+  caddy?: Caddy;
+  /**
+   * Environment for startSwitchyard(): free API and endpoint ports plus DATABASE_URL,
+   * RESTATE_ADMIN_URL and RESTATE_INGRESS_URL of this stack (the variables src/config.ts reads),
+   * with `extra` on top (e.g. ACME/DNS/Caddy settings from stack.pebble / stack.caddy).
+   */
+  switchyardEnv(extra?: Record<string, string>): Promise<Record<string, string>>;
+  /** Stops every service (in parallel); safe to call twice. */
+  stop(): Promise<void>;
+}
+
+type Stoppable = { stop(): Promise<void> };
+
+export async function startStack(opts: StackOptions = {}): Promise<Stack> {
+  const optionsOf = <T extends object>(value: boolean | T | undefined): T | undefined =>
+    value === undefined || value === false ? undefined : value === true ? ({} as T) : value;
+  const pebbleOpts = optionsOf<PebbleOptions>(opts.pebble);
+  const caddyOpts = optionsOf<CaddyOptions>(opts.caddy);
+
+  const results = await Promise.allSettled([
+    startMariaDb(opts.mariadb),
+    startRestate(opts.restate),
+    pebbleOpts ? startPebble(pebbleOpts) : Promise.resolve(undefined),
+    caddyOpts ? startCaddy(caddyOpts) : Promise.resolve(undefined),
+  ] as const);
+  const failures = results.filter((r): r is PromiseRejectedResult => r.status === "rejected");
+  if (failures.length > 0) {
+    await Promise.allSettled(
+      results.flatMap((r) => (r.status === "fulfilled" && r.value ? [(r.value as Stoppable).stop()] : [])),
+    );
+    const messages = failures.map((f) => (f.reason instanceof Error ? f.reason.message : String(f.reason)));
+    throw new Error(`startStack: ${failures.length} service(s) failed to start:\n${messages.join("\n\n")}`);
+  }
+  const [mariadb, restate, pebble, caddy] = results.map((r) => (r as PromiseFulfilledResult<unknown>).value) as [
+    MariaDb,
+    Restate,
+    Pebble | undefined,
+    Caddy | undefined,
+  ];
+
+  let stopping: Promise<void> | undefined;
+  return {
+    mariadb,
+    restate,
+    pebble,
+    caddy,
+    async switchyardEnv(extra = {}) {
+      const env: Record<string, string> = {
+        SWITCHYARD_HOST: LOOPBACK,
+        SWITCHYARD_PORT: String(await freePort()),
+        SWITCHYARD_ENDPOINT_PORT: String(await freePort()),
+        DATABASE_URL: mariadb.url,
+        RESTATE_ADMIN_URL: restate.adminUrl,
+        RESTATE_INGRESS_URL: restate.ingressUrl,
+        SWITCHYARD_LOG_LEVEL: "warn",
+      };
+      return { ...env, ...extra };
+    },
+    stop() {
+      stopping ??= Promise.allSettled([mariadb, restate, pebble, caddy].map((s) => s?.stop())).then((settled) => {
+        const errors = settled.filter((s): s is PromiseRejectedResult => s.status === "rejected");
+        if (errors.length > 0) throw new AggregateError(errors.map((e) => e.reason), "startStack: stop failed");
+      });
+      return stopping;
+    },
+  };
+}

@@ -1,0 +1,13 @@
+import type { Kysely } from "kysely";
+import type { Config } from "../src/config.js";
+import type { Database } from "../src/db/schema.js";
+import type { Logger } from "../src/log.js";
+import type { BuildService } from "../src/build/buildService.js";
+
+/** What every Restate service of this process is built with. */
+export interface WorkflowDeps {
+  db: Kysely<Database>;
+  config: Config;
+  logger: Logger;
+  builder: BuildService;
+}

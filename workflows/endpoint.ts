@@ -1,0 +1,17 @@
+import "../src/polyfill.js";
+import http2 from "node:http2";
+import * as restate from "@restatedev/restate-sdk";
+import type { WorkflowDeps } from "./deps.js";
+import { createDeploymentWorkflow } from "./deployment.js";
+import { createProjectObject } from "./project.js";
+import { systemService } from "./system.js";
+
+/** Every Restate service this process serves; the one place that binds them. */
+export function restateServices(deps: WorkflowDeps) {
+  return [systemService, createProjectObject(deps), createDeploymentWorkflow(deps)];
+}
+
+/** An h2c server for the Restate endpoint (restate-server speaks HTTP/2 with prior knowledge). */
+export function createRestateEndpointServer(deps: WorkflowDeps): http2.Http2Server {
+  return http2.createServer(restate.createEndpointHandler({ services: restateServices(deps) }));
+}

@@ -1,0 +1,122 @@
+/*
+ * Project — a Restate virtual object keyed by project id: the one lock over a project's routing
+ * state (routes, gateway configs, the live pointer, the rolled-back flag). Every handler is
+ * exclusive, so deploys, promotes, rollbacks and domain moves of one project never interleave,
+ * while different projects run in parallel. Each handler is one short critical section:
+ *
+ *   promote / rollback / activate ──► [swap live] one transaction: configs → routes → pointer/flag
+ *                                        │
+ *                                        ├─► cancel the target's pending standby (it is live again)
+ *                                        └─► schedule standby of the previous live after the grace
+ *   assignDomains / switchDomains / assignFrontlineRoutes ──► one transaction each
+ *   standby (delayed call) ──► previous live → standby, unless it became live again
+ *
+ * Long work (builds, waiting for instances, ACME) never runs here.
+ */
+import * as restate from "@restatedev/restate-sdk";
+import { assignDomains, type AssignDomainsResult, type DomainAssignment } from "../src/routing/assignDomains.js";
+import { swapLive, type LiveSwapResult } from "../src/routing/liveSwap.js";
+import { standbyDeployment } from "../src/routing/standby.js";
+import { revertAssignment, switchDomains, type SwitchDomainsResult } from "../src/routing/switchDomains.js";
+import type { WorkflowDeps } from "./deps.js";
+import { dbStep } from "./steps.js";
+
+/** Invocation ids of scheduled standby calls, by deployment id (visible in the Restate UI). */
+type StandbySchedule = Record<string, string>;
+
+export interface PromoteRequest {
+  deploymentId: string;
+}
+export interface RollbackRequest {
+  deploymentId: string;
+  sourceDeploymentId?: string;
+}
+export interface ActivateRequest {
+  deploymentId: string;
+  hostnames: { hostname: string; sticky: "live" | "environment" }[];
+}
+
+export function createProjectObject(deps: WorkflowDeps) {
+  const { db, config } = deps;
+  const apex = config.platformApex;
+
+  /** After a swap: the new live deployment keeps running; the old one waits out its grace. */
+  async function reschedule(ctx: restate.ObjectContext, result: LiveSwapResult) {
+    const schedule = (await ctx.get<StandbySchedule>("standby")) ?? {};
+    const live = result.liveDeploymentId;
+    if (live && schedule[live]) {
+      ctx.invocation(schedule[live] as restate.InvocationId).cancel();
+      delete schedule[live];
+    }
+    const previous = result.previousLiveDeploymentId;
+    if (previous && previous !== live && !schedule[previous]) {
+      const handle = ctx
+        .objectSendClient(projectApi, ctx.key)
+        .standby({ deploymentId: previous }, restate.rpc.sendOpts({ delay: { milliseconds: config.standbyGraceMs } }));
+      schedule[previous] = await handle.invocationId;
+    }
+    ctx.set("standby", schedule);
+  }
+
+  const swap = async (ctx: restate.ObjectContext, step: string, input: Parameters<typeof swapLive>[1]) => {
+    const result = await dbStep(ctx, step, db, (trx) => swapLive(trx, input));
+    if (result.outcome === "promoted" || result.outcome === "rolled_back") await reschedule(ctx, result);
+    return result;
+  };
+
+  return restate.object({
+    name: "Project",
+    handlers: {
+      promote: async (ctx: restate.ObjectContext, req: PromoteRequest): Promise<LiveSwapResult> =>
+        swap(ctx, "swap live (promote)", { projectId: ctx.key, targetDeploymentId: req.deploymentId, mode: "promote", platformApex: apex }),
+
+      rollback: async (ctx: restate.ObjectContext, req: RollbackRequest): Promise<LiveSwapResult> =>
+        swap(ctx, "swap live (rollback)", {
+          projectId: ctx.key,
+          targetDeploymentId: req.deploymentId,
+          mode: "rollback",
+          expectedSourceId: req.sourceDeploymentId,
+          platformApex: apex,
+        }),
+
+      /** Called by the Deployment workflow when a production deploy is ready. */
+      activate: async (ctx: restate.ObjectContext, req: ActivateRequest): Promise<LiveSwapResult> =>
+        swap(ctx, "swap live (activate)", {
+          projectId: ctx.key,
+          targetDeploymentId: req.deploymentId,
+          mode: "activate",
+          ensureHostnames: req.hostnames,
+          platformApex: apex,
+        }),
+
+      assignDomains: async (ctx: restate.ObjectContext, req: { deploymentId: string; domains: DomainAssignment[] }): Promise<AssignDomainsResult> =>
+        dbStep(ctx, "assign domains", db, (trx) => assignDomains(trx, { projectId: ctx.key, ...req, platformApex: apex })),
+
+      switchDomains: async (ctx: restate.ObjectContext, req: { deploymentId: string; hostnames: string[] }): Promise<SwitchDomainsResult> =>
+        dbStep(ctx, "switch domains", db, (trx) => switchDomains(trx, { projectId: ctx.key, ...req, platformApex: apex })),
+
+      assignFrontlineRoutes: async (ctx: restate.ObjectContext, req: { deploymentId: string; routeIds: string[] }): Promise<SwitchDomainsResult> =>
+        dbStep(ctx, "assign frontline routes", db, (trx) => switchDomains(trx, { projectId: ctx.key, ...req, platformApex: apex })),
+
+      /** Compensation of assignDomains for a deploy that failed afterwards. */
+      revertDomains: async (
+        ctx: restate.ObjectContext,
+        req: { deploymentId: string; previous: AssignDomainsResult["previous"] },
+      ): Promise<{ reverted: string[] }> =>
+        dbStep(ctx, "revert domains", db, (trx) => revertAssignment(trx, { projectId: ctx.key, ...req, platformApex: apex })),
+
+      /** Delayed call scheduled by a swap; cancelled if the deployment becomes live again. */
+      standby: async (ctx: restate.ObjectContext, req: { deploymentId: string }) => {
+        const result = await dbStep(ctx, "standby previous live", db, (trx) => standbyDeployment(trx, { projectId: ctx.key, ...req }));
+        const schedule = (await ctx.get<StandbySchedule>("standby")) ?? {};
+        delete schedule[req.deploymentId];
+        ctx.set("standby", schedule);
+        return result;
+      },
+    },
+  });
+}
+
+export type ProjectObject = ReturnType<typeof createProjectObject>;
+/** Typed reference for clients (ingress, other handlers) that need no dependencies. */
+export const projectApi: ProjectObject = { name: "Project" } as ProjectObject;

@@ -1,0 +1,35 @@
+import * as restate from "@restatedev/restate-sdk";
+import type { Kysely, Transaction } from "kysely";
+import type { Database } from "../src/db/schema.js";
+import { runOnce } from "../src/db/operations.js";
+import { GateError, type GateCode } from "../src/domain/gates.js";
+
+/** HTTP status carried by a TerminalError; the ingress hands it to the API, which maps it back. */
+const STATUS_OF: Record<GateCode, number> = { invalid_argument: 400, not_found: 404, failed_precondition: 412 };
+
+/** A rule violation is final: Restate must not retry it. Everything else is retried. */
+export function toTerminal(error: unknown): unknown {
+  if (error instanceof GateError) return new restate.TerminalError(error.message, { errorCode: STATUS_OF[error.code] });
+  return error;
+}
+
+/**
+ * One named step that runs one database transaction exactly once: the step name shows in the
+ * Restate UI, and the operation id (invocation id + step name) makes a re-run after a crash
+ * return the committed result instead of writing again.
+ */
+export function dbStep<T>(
+  ctx: restate.Context,
+  name: string,
+  db: Kysely<Database>,
+  work: (trx: Transaction<Database>) => Promise<T>,
+): Promise<T> {
+  const operationId = `${ctx.request().id}/${name}`;
+  return ctx.run(name, async () => {
+    try {
+      return await runOnce(db, operationId, work);
+    } catch (error) {
+      throw toTerminal(error);
+    }
+  });
+}
