@@ -17,6 +17,7 @@ import {
   endPhase,
   finishDeployment,
   loadDeploymentContext,
+  skipPhase,
   startPhase,
   stopTopology,
   TERMINAL_STATUSES,
@@ -24,10 +25,11 @@ import {
   type DeploymentContext,
   type Phase,
 } from "../src/db/deployments.js";
+import { allRegionsRunning } from "../src/db/instances.js";
 import { generateHostnames } from "../src/domain/generatedHostnames.js";
 import type { WorkflowDeps } from "./deps.js";
 import { projectApi } from "./project.js";
-import { dbStep } from "./steps.js";
+import { dbStep, step } from "./steps.js";
 
 /** What ReportDeploymentStatus resolves the awakeable with. */
 export interface InstancesReport {
@@ -49,7 +51,7 @@ export function createDeploymentWorkflow(deps: WorkflowDeps) {
     name: "Deployment",
     handlers: {
       run: async (ctx: restate.WorkflowContext): Promise<DeploymentOutcome> => {
-        const deployment = await ctx.run("load deployment", () => loadDeploymentContext(db, ctx.key));
+        const deployment = await step(ctx, "load deployment", () => loadDeploymentContext(db, ctx.key));
         if (!deployment) throw new restate.TerminalError(`deployment ${ctx.key} not found`, { errorCode: 404 });
         if (TERMINAL_STATUSES.includes(deployment.status)) {
           return { status: deployment.status as DeploymentOutcome["status"], hostnames: [], live: false };
@@ -61,45 +63,29 @@ export function createDeploymentWorkflow(deps: WorkflowDeps) {
 
         const phase = async <T>(name: Phase, body: () => Promise<T>): Promise<T> => {
           current = name;
-          await ctx.run(`phase ${name}: start`, () => startPhase(db, deployment.id, name, new Date()));
+          await step(ctx, `phase ${name}: start`, () => startPhase(db, deployment.id, name, new Date()));
           const result = await body();
-          await ctx.run(`phase ${name}: end`, () => endPhase(db, deployment.id, name, new Date()));
+          await step(ctx, `phase ${name}: end`, () => endPhase(db, deployment.id, name, new Date()));
           return result;
         };
 
         try {
-          const image = await phase("building", async () => {
-            const built = await ctx.run("build image", async () => {
-              try {
-                return await builder.build({
-                  deploymentId: deployment.id,
-                  workspaceSlug: deployment.workspaceSlug,
-                  projectSlug: deployment.projectSlug,
-                  image: deployment.image,
-                  git: deployment.gitSha ? { sha: deployment.gitSha, branch: deployment.gitBranch, repository: deployment.gitRepository } : null,
-                });
-              } catch (error) {
-                if (error instanceof BuildError) throw new restate.TerminalError(`build failed: ${error.message}`);
-                throw error;
-              }
-            });
-            await ctx.run("record image", () =>
-              db.updateTable("deployments").set({ image: built.image }).where("id", "=", deployment.id).execute().then(() => undefined),
-            );
-            return built.image;
-          });
+          const image = await resolveImage(ctx, deployment, phase);
 
           await phase("deploying", async () => {
             compensations.push({ name: "stop instances", undo: () => dbStep(ctx, "stop instances", db, (trx) => stopTopology(trx, deployment.id)) });
             await dbStep(ctx, "write topology", db, (trx) => writeTopology(trx, deployment.id, config.regions));
             const instances = ctx.awakeable<InstancesReport>();
-            await ctx.run("await instances: publish awakeable", () =>
-              db.updateTable("deployments").set({ awakeable_id: instances.id }).where("id", "=", deployment.id).execute().then(() => undefined),
-            );
+            // Publish the awakeable, then look at the instances: a report that landed before the
+            // awakeable was published is seen here, one that lands after sees the awakeable.
+            const alreadyRunning = await step(ctx, "await instances: publish awakeable", async () => {
+              await db.updateTable("deployments").set({ awakeable_id: instances.id }).where("id", "=", deployment.id).execute();
+              return allRegionsRunning(db, deployment.id);
+            });
             ctx.console.info(`deployment ${deployment.id}: waiting for ${config.regions.join(", ")} to run ${image}`);
             let report: InstancesReport;
             try {
-              report = await instances.promise.orTimeout(config.instanceReadyTimeoutMs);
+              report = alreadyRunning ? { status: "running" } : await instances.promise.orTimeout(config.instanceReadyTimeoutMs);
             } catch (error) {
               if (error instanceof restate.TimeoutError) {
                 throw new restate.TerminalError(`instances did not report running within ${Math.round(config.instanceReadyTimeoutMs / 1000)} s`);
@@ -152,6 +138,38 @@ export function createDeploymentWorkflow(deps: WorkflowDeps) {
     },
   });
 
+  /** A pre-built image skips the building phase; a git source goes through the BuildService. */
+  async function resolveImage(
+    ctx: restate.WorkflowContext,
+    deployment: DeploymentContext,
+    phase: <T>(name: Phase, body: () => Promise<T>) => Promise<T>,
+  ): Promise<string> {
+    if (deployment.image) {
+      await step(ctx, "phase building: skipped (pre-built image)", () => skipPhase(db, deployment.id, "building", new Date()));
+      return deployment.image;
+    }
+    return phase("building", async () => {
+      const built = await step(ctx, "build image", async () => {
+        try {
+          return await builder.build({
+            deploymentId: deployment.id,
+            workspaceSlug: deployment.workspaceSlug,
+            projectSlug: deployment.projectSlug,
+            image: deployment.image,
+            git: deployment.gitSha ? { sha: deployment.gitSha, branch: deployment.gitBranch, repository: deployment.gitRepository } : null,
+          });
+        } catch (error) {
+          if (error instanceof BuildError) throw new restate.TerminalError(`build failed: ${error.message}`);
+          throw error;
+        }
+      });
+      await step(ctx, "record image", async () => {
+        await db.updateTable("deployments").set({ image: built.image }).where("id", "=", deployment.id).execute();
+      });
+      return built.image;
+    });
+  }
+
   async function fail(
     ctx: restate.WorkflowContext,
     deployment: DeploymentContext,
@@ -162,7 +180,7 @@ export function createDeploymentWorkflow(deps: WorkflowDeps) {
     const cancelled = error instanceof restate.CancelledError;
     const message = cancelled ? "cancelled" : error.message;
     for (const { undo } of compensations.reverse()) await undo();
-    if (phase) await ctx.run(`phase ${phase}: end`, () => endPhase(db, deployment.id, phase, new Date(), message));
+    if (phase) await step(ctx, `phase ${phase}: end`, () => endPhase(db, deployment.id, phase, new Date(), message));
     const status = cancelled ? "cancelled" : "failed";
     await dbStep(ctx, `mark ${status}`, db, (trx) => finishDeployment(trx, deployment, status, cancelled ? undefined : message));
     return { status, error: message, hostnames: [], live: false };

@@ -3,6 +3,7 @@ import type { Kysely, Transaction } from "kysely";
 import type { Database } from "../src/db/schema.js";
 import { runOnce } from "../src/db/operations.js";
 import { GateError, type GateCode } from "../src/domain/gates.js";
+import { killAfterStepIfRequested } from "../src/faults.js";
 
 /** HTTP status carried by a TerminalError; the ingress hands it to the API, which maps it back. */
 const STATUS_OF: Record<GateCode, number> = { invalid_argument: 400, not_found: 404, failed_precondition: 412 };
@@ -25,11 +26,20 @@ export function dbStep<T>(
   work: (trx: Transaction<Database>) => Promise<T>,
 ): Promise<T> {
   const operationId = `${ctx.request().id}/${name}`;
-  return ctx.run(name, async () => {
+  return step(ctx, name, async () => {
     try {
       return await runOnce(db, operationId, work);
     } catch (error) {
       throw toTerminal(error);
     }
+  });
+}
+
+/** A named `ctx.run` step (the name is what the Restate UI shows). */
+export function step<T>(ctx: restate.Context, name: string, action: () => Promise<T>): Promise<T> {
+  return ctx.run(name, async () => {
+    const result = await action();
+    killAfterStepIfRequested(name);
+    return result;
   });
 }

@@ -9,6 +9,9 @@ import { authInterceptor, TokenVerifier } from "./auth.js";
 import { createDualProtocolServer } from "./listener.js";
 import { requestLogInterceptor } from "./requestLog.js";
 import { ctrlService } from "./ctrlService.js";
+import { clusterService } from "./cluster/index.js";
+import { routingService } from "./routing/index.js";
+import type { Ingress } from "../restate/ingress.js";
 import { AcmeService } from "../gen/ctrl/v1/acme_pb.js";
 import { ClusterService } from "../gen/ctrl/v1/cluster_pb.js";
 import { CtrlService } from "../gen/ctrl/v1/ctrl_pb.js";
@@ -21,6 +24,8 @@ export interface ApiDeps {
   config: Config;
   logger: Logger;
   db: Kysely<Database>;
+  /** Restate ingress: starts workflows and calls the Project object. */
+  ingress: Ingress;
 }
 
 /**
@@ -31,10 +36,10 @@ function routes(deps: ApiDeps) {
   return (router: ConnectRouter) => {
     router.service(CtrlService, ctrlService());
     router.service(DeployService, {});
-    router.service(RoutingService, {});
+    router.service(RoutingService, routingService(deps));
     router.service(NetworkService, {});
     router.service(AcmeService, {});
-    router.service(ClusterService, {});
+    router.service(ClusterService, clusterService(deps));
     router.service(OpenApiService, {});
     void deps;
   };

@@ -81,6 +81,15 @@ export async function startPhase(db: Kysely<Database>, deploymentId: string, pha
   });
 }
 
+/** Records a phase the deployment does not need (building, for a pre-built image). */
+export async function skipPhase(db: Kysely<Database>, deploymentId: string, phase: Phase, at: Date): Promise<void> {
+  await db
+    .insertInto("deployment_steps")
+    .values({ deployment_id: deploymentId, phase, status: "skipped", started_at: at, ended_at: at })
+    .onDuplicateKeyUpdate({ status: "skipped" })
+    .execute();
+}
+
 /** Records the end of a phase, successful or not (idempotent). */
 export async function endPhase(db: Kysely<Database>, deploymentId: string, phase: Phase, at: Date, error?: string): Promise<void> {
   await db

@@ -46,3 +46,12 @@ function terminalMessage(error: unknown): string {
   }
   return (error as Error).message;
 }
+
+/** Runs one ingress call and turns its failure into the ConnectError the caller should see. */
+export async function viaIngress<T>(call: () => PromiseLike<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (error) {
+    throw fromIngressError(error);
+  }
+}

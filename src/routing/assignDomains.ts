@@ -7,6 +7,9 @@ import { GateError } from "../domain/gates.js";
 import { loadDeploymentTarget, upsertGatewayConfigs } from "./gatewayConfig.js";
 import { loadGateDeployment, lockProject } from "./projectLock.js";
 
+/** Statuses in which a deployment's instances run and its gateway configs can point at it. */
+export const SERVING = ["network", "finalizing", "ready"];
+
 export interface DomainAssignment {
   hostname: string;
   sticky: StickyLevel;
@@ -42,6 +45,9 @@ export async function assignDomains(trx: Transaction<Database>, input: AssignDom
   const deployment = await loadGateDeployment(trx, input.deploymentId);
   if (deployment.projectId !== project.id) {
     throw new GateError("invalid_argument", `deployment ${deployment.id} does not belong to project ${project.id}`);
+  }
+  if (!SERVING.includes(deployment.status)) {
+    throw new GateError("failed_precondition", `deployment ${deployment.id} is ${deployment.status}; only a serving deployment (network, finalizing, ready) gets hostnames`);
   }
   const isProduction = deployment.environmentId === project.productionEnvironmentId;
   const hostnames = [...new Set(input.domains.map((d) => d.hostname))];

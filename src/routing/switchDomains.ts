@@ -3,6 +3,7 @@ import { appendChanges } from "../db/changes.js";
 import { appendEvents } from "../db/events.js";
 import type { Database } from "../db/schema.js";
 import { GateError } from "../domain/gates.js";
+import { SERVING } from "./assignDomains.js";
 import { loadDeploymentTarget, upsertGatewayConfigs } from "./gatewayConfig.js";
 import { loadGateDeployment, lockProject } from "./projectLock.js";
 
@@ -32,7 +33,7 @@ export async function switchDomains(trx: Transaction<Database>, input: SwitchDom
   if (deployment.projectId !== project.id) {
     throw new GateError("invalid_argument", `deployment ${deployment.id} does not belong to project ${project.id}`);
   }
-  if (deployment.status !== "ready" && deployment.status !== "network" && deployment.status !== "finalizing") {
+  if (!SERVING.includes(deployment.status)) {
     throw new GateError("failed_precondition", `deployment ${deployment.id} is ${deployment.status}; routes can only point at a deployment that is serving`);
   }
   const byHostname = input.hostnames !== undefined;

@@ -1,0 +1,109 @@
+import { create } from "@bufbuild/protobuf";
+import type { HandlerContext } from "@connectrpc/connect";
+import type { Kysely } from "kysely";
+import type { Database } from "../../db/schema.js";
+import { checkPromote, checkRollback } from "../../domain/gates.js";
+import {
+  type PromoteRequest,
+  type PromoteResponse,
+  PromoteResponseSchema,
+  type RollbackRequest,
+  type RollbackResponse,
+  RollbackResponseSchema,
+} from "../../gen/ctrl/v1/deploy_pb.js";
+import { LiveChangeOutcome, ProjectRoutingStateSchema, type ProjectRoutingState } from "../../gen/ctrl/v1/resources_pb.js";
+import type { LiveSwapResult } from "../../routing/liveSwap.js";
+import { idempotent, viaIngress } from "../../restate/ingress.js";
+import { projectApi } from "../../../workflows/project.js";
+import { principalOf } from "../auth.js";
+import { fromGateError, invalidArgument } from "../errors.js";
+import type { ApiDeps } from "../server.js";
+import { findDeployment, requireId } from "../tenancy.js";
+
+// Promote and Rollback: checked here first against the current state (fast, precise errors,
+// no workflow started for a request that cannot succeed), then run by the Project object,
+// which checks the same gates again under its lock and performs the atomic swap.
+
+export function promote(deps: ApiDeps) {
+  return async (req: PromoteRequest, context: HandlerContext): Promise<PromoteResponse> => {
+    const { projectId, gate } = await prepare(deps.db, context, req.deploymentId, req.projectId);
+    try {
+      checkPromote(gate.project, gate.target);
+    } catch (error) {
+      throw fromGateError(error);
+    }
+    const options = idempotent<{ deploymentId: string }, LiveSwapResult>(scopedKey(context, "promote", req.idempotencyKey));
+    const result = await viaIngress(() => deps.ingress.objectClient(projectApi, projectId).promote({ deploymentId: req.deploymentId }, options));
+    return create(PromoteResponseSchema, { state: toRoutingState(projectId, result) });
+  };
+}
+
+export function rollback(deps: ApiDeps) {
+  return async (req: RollbackRequest, context: HandlerContext): Promise<RollbackResponse> => {
+    const { projectId, gate } = await prepare(deps.db, context, req.deploymentId, req.projectId);
+    if (req.expectedLiveDeploymentId !== "") requireId("expected_live_deployment_id", req.expectedLiveDeploymentId);
+    try {
+      checkRollback(gate.project, gate.target, req.expectedLiveDeploymentId || undefined);
+    } catch (error) {
+      throw fromGateError(error);
+    }
+    const input = { deploymentId: req.deploymentId, sourceDeploymentId: req.expectedLiveDeploymentId || undefined };
+    const options = idempotent<typeof input, LiveSwapResult>(scopedKey(context, "rollback", req.idempotencyKey));
+    const result = await viaIngress(() => deps.ingress.objectClient(projectApi, projectId).rollback(input, options));
+    return create(RollbackResponseSchema, { state: toRoutingState(projectId, result) });
+  };
+}
+
+/** Loads the target deployment (tenant-scoped) and its project's state as the gates see it. */
+async function prepare(db: Kysely<Database>, context: HandlerContext, deploymentId: string, projectGuard: string) {
+  requireId("deployment_id", deploymentId);
+  const { tenantId } = principalOf(context);
+  const deployment = await findDeployment(db, tenantId, deploymentId);
+  if (projectGuard !== "" && projectGuard !== deployment.project_id) {
+    throw invalidArgument("project_id", `deployment ${deploymentId} does not belong to project ${projectGuard}`);
+  }
+  const project = await db
+    .selectFrom("projects")
+    .select(["id", "live_deployment_id", "is_rolled_back"])
+    .where("id", "=", deployment.project_id)
+    .executeTakeFirstOrThrow();
+  const production = await db
+    .selectFrom("environments")
+    .select("id")
+    .where("project_id", "=", project.id)
+    .where("slug", "=", "production")
+    .executeTakeFirstOrThrow();
+  return {
+    projectId: project.id,
+    gate: {
+      project: { id: project.id, liveDeploymentId: project.live_deployment_id, isRolledBack: project.is_rolled_back, productionEnvironmentId: production.id },
+      target: { id: deployment.id, projectId: deployment.project_id, environmentId: deployment.environment_id, status: deployment.status },
+    },
+  };
+}
+
+/** Idempotency keys are scoped to the tenant and the RPC, so two tenants can never collide. */
+export function scopedKey(context: HandlerContext, rpc: string, key: string): string | undefined {
+  if (key === "") return undefined;
+  if (key.length > 128 || !/^[\x21-\x7e]+$/.test(key)) throw invalidArgument("idempotency_key", "must be 1-128 printable ASCII characters");
+  return `${principalOf(context).tenantId}/${rpc}/${key}`;
+}
+
+const OUTCOME: Record<LiveSwapResult["outcome"], LiveChangeOutcome> = {
+  promoted: LiveChangeOutcome.PROMOTED,
+  rolled_back: LiveChangeOutcome.ROLLED_BACK,
+  confirmed_rollback: LiveChangeOutcome.ROLLBACK_CONFIRMED,
+  skipped_rolled_back: LiveChangeOutcome.UNSPECIFIED,
+};
+
+export function toRoutingState(projectId: string, result: LiveSwapResult): ProjectRoutingState {
+  return create(ProjectRoutingStateSchema, {
+    projectId,
+    outcome: OUTCOME[result.outcome],
+    liveDeploymentId: result.liveDeploymentId ?? "",
+    previousLiveDeploymentId: result.previousLiveDeploymentId ?? "",
+    isRolledBack: result.isRolledBack,
+    movedHostnames: result.movedHostnames,
+    changeVersion: BigInt(result.version),
+  });
+}

@@ -1,0 +1,65 @@
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { Code, ConnectError } from "@connectrpc/connect";
+import { readChanges } from "../../src/db/changes.js";
+import { DeployService, DeploymentStatus } from "../../src/gen/ctrl/v1/deploy_pb.js";
+import { startApp, type App } from "../support/app.js";
+import { createProject, deploy } from "../support/fixtures.js";
+import { assertGatewayBeforeRoute, hostnamesAt, snapshot } from "../support/routingState.js";
+
+describe("50 concurrent promote/rollback calls on one project", () => {
+  let app: App;
+  before(async () => {
+    app = await startApp({ env: { SWITCHYARD_STANDBY_GRACE: "1h" } });
+  });
+  after(async () => {
+    await app?.stop();
+  });
+
+  it("end consistent: one live deployment, every live route on it, versions increasing, events exact", async () => {
+    const fixture = await createProject(app);
+    const deployments = [];
+    for (let i = 0; i < 3; i++) deployments.push(await deploy(app, fixture, { gitSha: `${i}`.repeat(7) + "abcdef" }));
+    for (const d of deployments) assert.equal(d.status, DeploymentStatus.READY, d.errorMessage);
+    const ids = deployments.map((d) => d.id);
+    const before = await snapshot(app.db, fixture.projectId);
+    const startVersion = Number((await app.db.selectFrom("sequences").select("value").where("name", "=", "changes").executeTakeFirstOrThrow()).value);
+
+    const client = app.client(DeployService);
+    const outcomes = await Promise.allSettled(
+      Array.from({ length: 50 }, (_, i) => {
+        const target = ids[i % ids.length]!;
+        return i % 2 === 0 ? client.promote({ deploymentId: target }) : client.rollback({ deploymentId: target });
+      }),
+    );
+    const succeeded = outcomes.filter((o) => o.status === "fulfilled").length;
+    for (const outcome of outcomes) {
+      if (outcome.status === "rejected") {
+        // Losing a race is a precise precondition failure, never an internal error.
+        assert.equal(ConnectError.from(outcome.reason).code, Code.FailedPrecondition, String(outcome.reason));
+      }
+    }
+    assert.ok(succeeded >= 10, `${succeeded} of 50 succeeded`);
+
+    const state = await snapshot(app.db, fixture.projectId);
+    assert.ok(state.liveDeploymentId && ids.includes(state.liveDeploymentId));
+    for (const hostname of hostnamesAt(state, "live", "environment")) {
+      assert.equal(state.routes.get(hostname)?.deploymentId, state.liveDeploymentId, `${hostname} on the live deployment`);
+    }
+    assert.deepEqual(assertGatewayBeforeRoute(state), []);
+    const topology = await app.db.selectFrom("deployment_topology").select(["deployment_id", "desired_status"]).where("deployment_id", "=", state.liveDeploymentId!).execute();
+    assert.ok(topology.every((t) => t.desired_status === "running"), "the live deployment runs");
+
+    // Every successful call wrote exactly one event; none lost, none doubled.
+    const newEvents = state.events.filter((e) => e.id > (before.events.at(-1)?.id ?? 0));
+    const swaps = newEvents.filter((e) => ["DeploymentPromoted", "DeploymentRolledBack", "RollbackConfirmed"].includes(e.type));
+    assert.equal(swaps.length, succeeded);
+    const changes = await readChanges(app.db, startVersion, 10_000);
+    changes.forEach((c, i) => assert.equal(c.version, startVersion + 1 + i, "versions strictly increasing without gaps"));
+    // The last gateway-config change of each live hostname names the live deployment.
+    for (const hostname of hostnamesAt(state, "live", "environment")) {
+      const last = changes.filter((c) => c.kind === "gateway_config" && c.resourceKey === hostname).at(-1);
+      if (last) assert.equal((last.payload as { deploymentId: string }).deploymentId, state.liveDeploymentId);
+    }
+  });
+});

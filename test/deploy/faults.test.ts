@@ -1,0 +1,186 @@
+// Durability: SIGKILL of the switchyard process right after each step of a deploy and of a
+// promote committed (before Restate journaled it), SIGKILL of restate-server mid-promote, and a
+// MariaDB restart mid-deploy. Each time the workflow completes exactly once.
+import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import os from "node:os";
+import path from "node:path";
+import { after, before, describe, it } from "node:test";
+import { sql } from "kysely";
+import { createDb } from "../../src/db/connect.js";
+import { DeployService, DeploymentStatus } from "../../src/gen/ctrl/v1/deploy_pb.js";
+import { startSwitchyard, type Switchyard } from "../harness/index.js";
+import { startApp, type App } from "../support/app.js";
+import { createProject, deploy, reportInstances, waitForStatus, type ProjectFixture } from "../support/fixtures.js";
+import { assertGatewayBeforeRoute, snapshot } from "../support/routingState.js";
+
+const DEPLOY_STEPS = [
+  "load deployment",
+  "phase building: skipped (pre-built image)",
+  "phase deploying: start",
+  "write topology",
+  "await instances: publish awakeable",
+  "phase deploying: end",
+  "phase network: start",
+  "assign domains",
+  "phase network: end",
+  "phase finalizing: start",
+  "mark ready",
+  "swap live (activate)",
+  "phase finalizing: end",
+];
+
+async function until(what: string, check: () => Promise<boolean> | boolean, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check()) return;
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+/** Counts that must be exactly one per deployment whatever crashed. */
+async function assertExactlyOnce(app: App, fixture: ProjectFixture, deploymentId: string) {
+  const events = await app.db.selectFrom("events").select(["type"]).where("subject", "=", deploymentId).execute();
+  const count = (type: string) => events.filter((e) => e.type === type).length;
+  assert.equal(count("DeploymentReady"), 1, "one DeploymentReady");
+  assert.equal(count("DomainsAssigned"), 1, "one DomainsAssigned");
+  const steps = await app.db.selectFrom("deployment_steps").select(["phase", "status"]).where("deployment_id", "=", deploymentId).execute();
+  assert.deepEqual(steps.map((s) => s.phase).sort(), ["building", "deploying", "finalizing", "network"]);
+  const topologyChanges = await app.db
+    .selectFrom("changes")
+    .select("version")
+    .where("kind", "=", "deployment_topology")
+    .where("resource_key", "=", `${deploymentId}/local`)
+    .execute();
+  assert.equal(topologyChanges.length, 1, "topology published once");
+  const state = await snapshot(app.db, fixture.projectId);
+  assert.deepEqual(assertGatewayBeforeRoute(state), []);
+  const promoted = state.events.filter((e) => e.type === "DeploymentPromoted" && e.subject === deploymentId);
+  assert.equal(promoted.length, 1, "one DeploymentPromoted");
+}
+
+describe("faults", () => {
+  let app: App;
+  before(async () => {
+    app = await startApp({ env: { SWITCHYARD_STANDBY_GRACE: "1h" } });
+  });
+  after(async () => {
+    await app?.stop();
+  });
+
+  /** A second switchyard (same stack) that kills itself after `step`; returns it and its marker. */
+  async function crashingSwitchyard(stepName: string): Promise<{ crashing: Switchyard; marker: string }> {
+    await app.switchyard.stop();
+    const marker = path.join(os.tmpdir(), `switchyard-fault-${randomBytes(6).toString("hex")}`);
+    const crashing = await startSwitchyard(
+      { ...app.env, SWITCHYARD_FAULT_KILL_AFTER_STEP: stepName, SWITCHYARD_FAULT_MARKER: marker },
+      { readyTimeoutMs: 30_000 },
+    );
+    return { crashing, marker };
+  }
+
+  it("a deploy survives SIGKILL of switchyard after each of its steps, completing exactly once", async () => {
+    for (const stepName of DEPLOY_STEPS) {
+      const { crashing } = await crashingSwitchyard(stepName);
+      app.switchyard = crashing;
+      try {
+        const fixture = await createProject(app);
+        const created = await deploy(app, fixture, { report: "none", wait: false });
+        await reportInstances(app, "acme", created.id).catch(() => undefined); // the process may already be dead
+        await until(`switchyard to die after "${stepName}"`, () => !crashing.process.running);
+        await crashing.restart();
+        await reportInstances(app, "acme", created.id);
+        const done = await waitForStatus(app, "acme", created.id);
+        assert.equal(done.status, DeploymentStatus.READY, `${stepName}: ${done.errorMessage}`);
+        assert.equal(done.isLive, true, stepName);
+        await assertExactlyOnce(app, fixture, created.id);
+      } catch (error) {
+        throw new Error(`after step "${stepName}": ${(error as Error).message}\n${crashing.logs(20)}`);
+      }
+    }
+  });
+
+  it("a promote survives SIGKILL of switchyard after the swap committed, and its retry is idempotent", async () => {
+    const fixture = await createProject(app);
+    const v1 = await deploy(app, fixture);
+    const v2 = await deploy(app, fixture);
+    const { crashing } = await crashingSwitchyard("swap live (rollback)");
+    app.switchyard = crashing;
+    const client = app.client(DeployService);
+    const key = `rollback-${randomBytes(4).toString("hex")}`;
+    await client.rollback({ deploymentId: v1.id, idempotencyKey: key }).catch(() => undefined);
+    await until("switchyard to die after the swap", () => !crashing.process.running);
+    await crashing.restart();
+    const retried = await client.rollback({ deploymentId: v1.id, idempotencyKey: key });
+    assert.equal(retried.state?.liveDeploymentId, v1.id);
+    assert.equal(retried.state?.previousLiveDeploymentId, v2.id);
+    const state = await snapshot(app.db, fixture.projectId);
+    assert.equal(state.liveDeploymentId, v1.id);
+    assert.equal(state.isRolledBack, true);
+    assert.equal(state.events.filter((e) => e.type === "DeploymentRolledBack").length, 1, "one event");
+    assert.deepEqual(assertGatewayBeforeRoute(state), []);
+  });
+
+  it("a promote survives SIGKILL of restate-server in the middle of its transaction", async () => {
+    const fixture = await createProject(app);
+    const v1 = await deploy(app, fixture);
+    const v2 = await deploy(app, fixture);
+    const client = app.client(DeployService);
+    const key = `rollback-${randomBytes(4).toString("hex")}`;
+    // Hold the project row so the swap blocks inside its transaction, then kill restate-server.
+    const lockDb = createDb(app.stack.mariadb.url, { poolSize: 1 });
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    const lock = lockDb.transaction().execute(async (trx) => {
+      await trx.selectFrom("projects").select("id").where("id", "=", fixture.projectId).forUpdate().execute();
+      await released;
+    });
+    try {
+      const first = client.rollback({ deploymentId: v1.id, idempotencyKey: key }).catch((error: unknown) => error);
+      await until("the swap to wait for the project lock", async () => {
+        const waits = await sql<{ n: number }>`SELECT COUNT(*) AS n FROM information_schema.innodb_trx WHERE trx_state = 'LOCK WAIT'`.execute(app.db);
+        return Number(waits.rows[0]!.n) > 0;
+      });
+      await app.stack.restate.kill();
+      release();
+      await lock;
+      await app.stack.restate.restart();
+      await first;
+      let answer: Awaited<ReturnType<typeof client.rollback>> | undefined;
+      await until("the rollback to be answered after the restart", async () => {
+        answer = await client.rollback({ deploymentId: v1.id, idempotencyKey: key }).catch(() => undefined);
+        return answer !== undefined;
+      });
+      assert.equal(answer?.state?.previousLiveDeploymentId, v2.id, "the retry returns the first result");
+    } finally {
+      release();
+      await lock.catch(() => undefined);
+      await lockDb.destroy();
+    }
+    const state = await snapshot(app.db, fixture.projectId);
+    assert.equal(state.liveDeploymentId, v1.id);
+    assert.equal(state.events.filter((e) => e.type === "DeploymentRolledBack").length, 1, "one event");
+    assert.deepEqual(assertGatewayBeforeRoute(state), []);
+  });
+
+  it("a deploy completes when MariaDB restarts in the middle of it", async () => {
+    const fixture = await createProject(app);
+    const created = await deploy(app, fixture, { report: "none", wait: false });
+    await app.stack.mariadb.kill();
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    await app.stack.mariadb.restart();
+    // The API's pool reconnects; the workflow's failed steps are retried by Restate.
+    await until("the instance report to be accepted", async () => {
+      try {
+        await reportInstances(app, "acme", created.id);
+        return true;
+      } catch {
+        return false;
+      }
+    });
+    const done = await waitForStatus(app, "acme", created.id, 60_000);
+    assert.equal(done.status, DeploymentStatus.READY, done.errorMessage);
+    await assertExactlyOnce(app, fixture, created.id);
+  });
+});

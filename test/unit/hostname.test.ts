@@ -1,0 +1,34 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { canonicalHostname } from "../../src/domain/hostname.js";
+
+describe("canonicalHostname", () => {
+  it("stores IDN as A-labels and folds case", () => {
+    assert.deepEqual(canonicalHostname("Bücher.Example.COM"), { ascii: "xn--bcher-kva.example.com", unicode: "bücher.example.com" });
+    assert.deepEqual(canonicalHostname("API.example.com"), { ascii: "api.example.com", unicode: "api.example.com" });
+  });
+  const bad: [string, RegExp][] = [
+    ["", /required/],
+    ["https://example.com", /scheme/],
+    ["example.com/path", /path/],
+    ["*.example.com", /wildcard/],
+    ["192.0.2.1", /IP address/],
+    ["[::1]", /IP address/],
+    ["example.com:8080", /port/],
+    ["example.com.", /dot/],
+    ["a..example.com", /empty label|not a valid/],
+    [`${"a".repeat(64)}.example.com`, /63/],
+    [`${"a.".repeat(130)}com`, /253/],
+    ["-bad.example.com", /invalid label/],
+    ["bad-.example.com", /invalid label/],
+    ["under score!.example.com", /not a valid|invalid label/],
+    ["single", /two labels/],
+  ];
+  for (const [input, problem] of bad) {
+    it(`refuses ${JSON.stringify(input.slice(0, 40))}`, () => {
+      const result = canonicalHostname(input);
+      assert.ok("problem" in result, `expected a problem for ${input}`);
+      assert.match(result.problem, problem);
+    });
+  }
+});
