@@ -115,8 +115,9 @@ export function createDeploymentWorkflow(deps: WorkflowDeps) {
           });
 
           await phase("finalizing", async () => {
-            await dbStep(ctx, "mark ready", db, (trx) => finishDeployment(trx, deployment, "ready"));
-            if (deployment.isProduction) {
+            if (!deployment.isProduction) {
+              await dbStep(ctx, "mark ready", db, (trx) => finishDeployment(trx, deployment, "ready"));
+            } else {
               const liveHostnames = generateHostnames({
                 apex: config.platformApex,
                 workspaceSlug: deployment.workspaceSlug,
@@ -125,7 +126,7 @@ export function createDeploymentWorkflow(deps: WorkflowDeps) {
                 isProduction: true,
                 deploymentId: deployment.id,
               }).flatMap((g) => (g.sticky === "live" || g.sticky === "environment" ? [{ hostname: g.hostname, sticky: g.sticky }] : []));
-              const swap = await ctx.objectClient(projectApi, deployment.projectId).activate({ deploymentId: deployment.id, hostnames: liveHostnames });
+              const swap = await ctx.objectClient(projectApi, deployment.projectId).activate({ deployment, hostnames: liveHostnames });
               live = swap.liveDeploymentId === deployment.id;
             }
           });

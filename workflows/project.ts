@@ -18,6 +18,7 @@ import { assignDomains, type AssignDomainsResult, type DomainAssignment } from "
 import { swapLive, type LiveSwapResult } from "../src/routing/liveSwap.js";
 import { standbyDeployment } from "../src/routing/standby.js";
 import { revertAssignment, switchDomains, type SwitchDomainsResult } from "../src/routing/switchDomains.js";
+import { finishDeployment, type DeploymentContext } from "../src/db/deployments.js";
 import type { WorkflowDeps } from "./deps.js";
 import { dbStep } from "./steps.js";
 
@@ -32,7 +33,7 @@ export interface RollbackRequest {
   sourceDeploymentId?: string;
 }
 export interface ActivateRequest {
-  deploymentId: string;
+  deployment: DeploymentContext;
   hostnames: { hostname: string; sticky: "live" | "environment" }[];
 }
 
@@ -79,15 +80,25 @@ export function createProjectObject(deps: WorkflowDeps) {
           platformApex: apex,
         }),
 
-      /** Called by the Deployment workflow when a production deploy is ready. */
-      activate: async (ctx: restate.ObjectContext, req: ActivateRequest): Promise<LiveSwapResult> =>
-        swap(ctx, "swap live (activate)", {
-          projectId: ctx.key,
-          targetDeploymentId: req.deploymentId,
-          mode: "activate",
-          ensureHostnames: req.hostnames,
-          platformApex: apex,
-        }),
+      /**
+       * Called by the Deployment workflow when a production deploy finishes: it becomes READY and,
+       * unless the project is rolled back, live — in one transaction, so nobody sees it ready but
+       * not yet live.
+       */
+      activate: async (ctx: restate.ObjectContext, req: ActivateRequest): Promise<LiveSwapResult> => {
+        const result = await dbStep(ctx, "mark ready and swap live (activate)", db, async (trx) => {
+          await finishDeployment(trx, req.deployment, "ready");
+          return swapLive(trx, {
+            projectId: ctx.key,
+            targetDeploymentId: req.deployment.id,
+            mode: "activate",
+            ensureHostnames: req.hostnames,
+            platformApex: apex,
+          });
+        });
+        if (result.outcome === "promoted") await reschedule(ctx, result);
+        return result;
+      },
 
       assignDomains: async (ctx: restate.ObjectContext, req: { deploymentId: string; domains: DomainAssignment[] }): Promise<AssignDomainsResult> =>
         dbStep(ctx, "assign domains", db, (trx) => assignDomains(trx, { projectId: ctx.key, ...req, platformApex: apex })),

@@ -10,6 +10,7 @@ import { createDualProtocolServer } from "./listener.js";
 import { requestLogInterceptor } from "./requestLog.js";
 import { ctrlService } from "./ctrlService.js";
 import { clusterService } from "./cluster/index.js";
+import { deployService } from "./deploy/index.js";
 import { routingService } from "./routing/index.js";
 import type { Ingress } from "../restate/ingress.js";
 import { AcmeService } from "../gen/ctrl/v1/acme_pb.js";
@@ -35,13 +36,12 @@ export interface ApiDeps {
 function routes(deps: ApiDeps) {
   return (router: ConnectRouter) => {
     router.service(CtrlService, ctrlService());
-    router.service(DeployService, {});
+    router.service(DeployService, deployService(deps));
     router.service(RoutingService, routingService(deps));
     router.service(NetworkService, {});
     router.service(AcmeService, {});
     router.service(ClusterService, clusterService(deps));
     router.service(OpenApiService, {});
-    void deps;
   };
 }
 

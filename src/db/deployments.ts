@@ -90,13 +90,14 @@ export async function skipPhase(db: Kysely<Database>, deploymentId: string, phas
     .execute();
 }
 
-/** Records the end of a phase, successful or not (idempotent). */
-export async function endPhase(db: Kysely<Database>, deploymentId: string, phase: Phase, at: Date, error?: string): Promise<void> {
+/** Records the end of a running phase, successful or not (idempotent: an ended phase stays). */
+export async function endPhase(db: Kysely<Database> | Transaction<Database>, deploymentId: string, phase: Phase, at: Date, error?: string): Promise<void> {
   await db
     .updateTable("deployment_steps")
     .set({ status: error ? "failed" : "succeeded", ended_at: at, error: error ?? null })
     .where("deployment_id", "=", deploymentId)
     .where("phase", "=", phase)
+    .where("status", "=", "running")
     .execute();
 }
 
@@ -133,6 +134,8 @@ export async function finishDeployment(
     .set({ status, error: error ?? null, awakeable_id: null })
     .where("id", "=", deployment.id)
     .execute();
+  // A ready deployment has finished its last phase: both become visible together.
+  if (status === "ready") await endPhase(trx, deployment.id, "finalizing", new Date());
   const type = { ready: "DeploymentReady", failed: "DeploymentFailed", cancelled: "DeploymentCancelled" }[status];
   await appendEvents(trx, [
     {

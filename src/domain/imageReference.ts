@@ -15,6 +15,13 @@ export function validateImageReference(reference: string): string | undefined {
   if (reference.length === 0) return "must not be empty";
   if (reference.length > MAX_IMAGE_REFERENCE) return `must be at most ${MAX_IMAGE_REFERENCE} characters`;
   if (/\s/.test(reference)) return "must not contain whitespace";
-  if (!REFERENCE.test(reference)) return "is not an image reference like registry.example.com/team/app:1.2.3 or app@sha256:<64 hex>";
+  const match = REFERENCE.exec(reference);
+  // As docker does, the first component is a registry only when it looks like one (a dot, a
+  // port or "localhost"); otherwise it is part of the lowercase repository path.
+  const domain = match?.[1];
+  const looksLikeRegistry = domain !== undefined && (domain.includes(".") || domain.includes(":") || domain === "localhost");
+  if (!match || (domain !== undefined && !looksLikeRegistry && domain !== domain.toLowerCase())) {
+    return "is not an image reference like registry.example.com/team/app:1.2.3 or app@sha256:<64 hex>";
+  }
   return undefined;
 }

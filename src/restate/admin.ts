@@ -56,3 +56,17 @@ export async function listDeployments(adminUrl: string): Promise<{ id: string; u
   const body = (await response.json()) as { deployments: { id: string; uri?: string; services: { name: string }[] }[] };
   return body.deployments;
 }
+
+/**
+ * Cancels an invocation: Restate delivers a CancelledError to the handler, which runs its
+ * compensations. An invocation that already completed (409) needs nothing.
+ */
+export async function cancelInvocation(adminUrl: string, invocationId: string): Promise<void> {
+  const response = await fetch(`${adminUrl}/invocations/${encodeURIComponent(invocationId)}/cancel`, {
+    method: "PATCH",
+    signal: AbortSignal.timeout(5000),
+  });
+  if (!response.ok && response.status !== 409 && response.status !== 404) {
+    throw new Error(`restate admin: cancel ${invocationId}: ${response.status} ${await response.text()}`);
+  }
+}

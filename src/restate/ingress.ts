@@ -10,7 +10,7 @@ export function connectIngress(url: string): Ingress {
 
 /** Request options carrying the caller's idempotency key, when it gave one. */
 export function idempotent<I, O>(key: string | undefined) {
-  return key ? clients.rpc.opts<I, O>({ idempotencyKey: key }) : undefined;
+  return clients.rpc.opts<I, O>(key ? { idempotencyKey: key } : {});
 }
 
 const CODE_OF_STATUS: Record<number, Code> = {
@@ -24,13 +24,22 @@ const CODE_OF_STATUS: Record<number, Code> = {
 /**
  * Maps a failed ingress call to a ConnectError. Terminal errors of our handlers carry an HTTP
  * status chosen on purpose (see workflows/steps.ts) and a message meant for the caller; anything
- * else is an infrastructure failure and becomes Unavailable without detail.
+ * other answer or an unreachable ingress is an infrastructure failure and becomes Unavailable
+ * without detail. Anything else is a bug of ours and stays an (opaque, logged) internal error.
  */
-export function fromIngressError(error: unknown): ConnectError {
+export function fromIngressError(error: unknown): unknown {
   if (error instanceof ConnectError) return error;
-  const status = (error as { status?: number }).status;
-  const code = status !== undefined ? CODE_OF_STATUS[status] : undefined;
-  if (code !== undefined) return new ConnectError(terminalMessage(error), code);
+  const status = (error as { status?: unknown }).status;
+  if (typeof status === "number") {
+    const code = CODE_OF_STATUS[status];
+    if (code !== undefined) return new ConnectError(terminalMessage(error), code);
+    return unavailable();
+  }
+  if (error instanceof TypeError && /fetch failed/i.test(error.message)) return unavailable();
+  return error;
+}
+
+function unavailable() {
   return new ConnectError("the workflow engine is unavailable; retry with the same idempotency key", Code.Unavailable);
 }
 

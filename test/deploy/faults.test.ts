@@ -25,8 +25,7 @@ const DEPLOY_STEPS = [
   "assign domains",
   "phase network: end",
   "phase finalizing: start",
-  "mark ready",
-  "swap live (activate)",
+  "mark ready and swap live (activate)",
   "phase finalizing: end",
 ];
 
