@@ -25,7 +25,7 @@ import {
   type DeploymentContext,
   type Phase,
 } from "../src/db/deployments.js";
-import { allRegionsRunning } from "../src/db/instances.js";
+import { instancesOutcome } from "../src/db/instances.js";
 import { generateHostnames } from "../src/domain/generatedHostnames.js";
 import type { WorkflowDeps } from "./deps.js";
 import { projectApi } from "./project.js";
@@ -78,14 +78,19 @@ export function createDeploymentWorkflow(deps: WorkflowDeps) {
             const instances = ctx.awakeable<InstancesReport>();
             // Publish the awakeable, then look at the instances: a report that landed before the
             // awakeable was published is seen here, one that lands after sees the awakeable.
-            const alreadyRunning = await step(ctx, "await instances: publish awakeable", async () => {
+            const reported = await step(ctx, "await instances: publish awakeable", async () => {
               await db.updateTable("deployments").set({ awakeable_id: instances.id }).where("id", "=", deployment.id).execute();
-              return allRegionsRunning(db, deployment.id);
+              return instancesOutcome(db, deployment.id);
             });
             ctx.console.info(`deployment ${deployment.id}: waiting for ${config.regions.join(", ")} to run ${image}`);
             let report: InstancesReport;
             try {
-              report = alreadyRunning ? { status: "running" } : await instances.promise.orTimeout(config.instanceReadyTimeoutMs);
+              report =
+                reported.status === "running"
+                  ? { status: "running" }
+                  : reported.status === "failed"
+                    ? { status: "failed", message: reported.message }
+                    : await instances.promise.orTimeout(config.instanceReadyTimeoutMs);
             } catch (error) {
               if (error instanceof restate.TimeoutError) {
                 throw new restate.TerminalError(`instances did not report running within ${Math.round(config.instanceReadyTimeoutMs / 1000)} s`);

@@ -35,3 +35,22 @@ export async function allRegionsRunning(db: Kysely<Database>, deploymentId: stri
   const runningRegions = new Set(running.map((r) => r.region));
   return regions.every((r) => runningRegions.has(r.region));
 }
+
+export type InstancesOutcome = { status: "running" } | { status: "failed"; message: string } | { status: "waiting" };
+
+/**
+ * What the agents reported so far: every region running, a region that failed (its report's
+ * message was kept in deployments.error), or still waiting.
+ */
+export async function instancesOutcome(db: Kysely<Database>, deploymentId: string): Promise<InstancesOutcome> {
+  if (await allRegionsRunning(db, deploymentId)) return { status: "running" };
+  const failed = await db
+    .selectFrom("instances")
+    .select("region")
+    .where("deployment_id", "=", deploymentId)
+    .where("status", "=", "failed")
+    .executeTakeFirst();
+  if (!failed) return { status: "waiting" };
+  const row = await db.selectFrom("deployments").select("error").where("id", "=", deploymentId).executeTakeFirst();
+  return { status: "failed", message: row?.error ?? `region ${failed.region}: instances failed` };
+}

@@ -44,6 +44,11 @@ export function reportDeploymentStatus(deps: ApiDeps) {
     });
     const deployment = await findDeployment(deps.db, principalOf(context).tenantId, req.deploymentId);
     await recordInstances(deps.db, deployment.id, req.region, instances);
+    const failure = `region ${req.region}: ${req.message.slice(0, 1000) || "instances failed"}`;
+    if (req.status === RegionDeploymentStatus.FAILED) {
+      // Kept for a workflow that has not published its awakeable yet (it reads it when it does).
+      await deps.db.updateTable("deployments").set({ error: failure }).where("id", "=", deployment.id).where("status", "not in", ["ready", "failed", "cancelled"]).execute();
+    }
 
     const { awakeable_id: awakeableId } = await deps.db
       .selectFrom("deployments")
@@ -52,8 +57,7 @@ export function reportDeploymentStatus(deps: ApiDeps) {
       .executeTakeFirstOrThrow();
     if (awakeableId) {
       if (req.status === RegionDeploymentStatus.FAILED) {
-        const message = `region ${req.region}: ${req.message.slice(0, 1000) || "instances failed"}`;
-        await viaIngress(() => deps.ingress.rejectAwakeable(awakeableId, message));
+        await viaIngress(() => deps.ingress.resolveAwakeable(awakeableId, { status: "failed", message: failure }));
       } else if (await allRegionsRunning(deps.db, deployment.id)) {
         await viaIngress(() => deps.ingress.resolveAwakeable(awakeableId, { status: "running" }));
       }
