@@ -27,11 +27,9 @@ import { findDeployment, requireId } from "../tenancy.js";
 export function promote(deps: ApiDeps) {
   return async (req: PromoteRequest, context: HandlerContext): Promise<PromoteResponse> => {
     const { projectId, gate } = await prepare(deps.db, context, req.deploymentId, req.projectId);
-    try {
-      checkPromote(gate.project, gate.target);
-    } catch (error) {
-      throw fromGateError(error);
-    }
+    // A retry with an idempotency key must get the first answer, which Restate keeps: the
+    // pre-check would judge the state the first call already changed.
+    if (req.idempotencyKey === "") precheck(() => checkPromote(gate.project, gate.target));
     const options = idempotent<{ deploymentId: string }, LiveSwapResult>(scopedKey(context, "promote", req.idempotencyKey));
     const result = await viaIngress(() => deps.ingress.objectClient(projectApi, projectId).promote({ deploymentId: req.deploymentId }, options));
     return create(PromoteResponseSchema, { state: toRoutingState(projectId, result) });
@@ -42,16 +40,21 @@ export function rollback(deps: ApiDeps) {
   return async (req: RollbackRequest, context: HandlerContext): Promise<RollbackResponse> => {
     const { projectId, gate } = await prepare(deps.db, context, req.deploymentId, req.projectId);
     if (req.expectedLiveDeploymentId !== "") requireId("expected_live_deployment_id", req.expectedLiveDeploymentId);
-    try {
-      checkRollback(gate.project, gate.target, req.expectedLiveDeploymentId || undefined);
-    } catch (error) {
-      throw fromGateError(error);
-    }
+    if (req.idempotencyKey === "") precheck(() => checkRollback(gate.project, gate.target, req.expectedLiveDeploymentId || undefined));
     const input = { deploymentId: req.deploymentId, sourceDeploymentId: req.expectedLiveDeploymentId || undefined };
     const options = idempotent<typeof input, LiveSwapResult>(scopedKey(context, "rollback", req.idempotencyKey));
     const result = await viaIngress(() => deps.ingress.objectClient(projectApi, projectId).rollback(input, options));
     return create(RollbackResponseSchema, { state: toRoutingState(projectId, result) });
   };
+}
+
+/** Runs a gate before any workflow starts, answering its Connect code. */
+function precheck(gate: () => unknown) {
+  try {
+    gate();
+  } catch (error) {
+    throw fromGateError(error);
+  }
 }
 
 /** Loads the target deployment (tenant-scoped) and its project's state as the gates see it. */
