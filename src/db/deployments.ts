@@ -72,12 +72,14 @@ export async function loadDeploymentContext(db: Kysely<Database>, deploymentId: 
 /** Records the start of a phase: the deployment's status and a running step (idempotent). */
 export async function startPhase(db: Kysely<Database>, deploymentId: string, phase: Phase, at: Date): Promise<void> {
   await db.transaction().execute(async (trx) => {
+    // The deployment row first: taking its exclusive lock before the step's foreign-key check
+    // takes a shared one avoids a lock upgrade that could deadlock with a status report.
+    await trx.updateTable("deployments").set({ status: phase }).where("id", "=", deploymentId).execute();
     await trx
       .insertInto("deployment_steps")
       .values({ deployment_id: deploymentId, phase, status: "running", started_at: at })
       .onDuplicateKeyUpdate({ status: "running", ended_at: null, error: null })
       .execute();
-    await trx.updateTable("deployments").set({ status: phase }).where("id", "=", deploymentId).execute();
   });
 }
 

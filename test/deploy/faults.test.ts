@@ -3,6 +3,7 @@
 // MariaDB restart mid-deploy. Each time the workflow completes exactly once.
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
+import { rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -68,10 +69,14 @@ describe("faults", () => {
     await app?.stop();
   });
 
+  const markers: string[] = [];
+  after(() => markers.forEach((marker) => rmSync(marker, { force: true })));
+
   /** A second switchyard (same stack) that kills itself after `step`; returns it and its marker. */
   async function crashingSwitchyard(stepName: string): Promise<{ crashing: Switchyard; marker: string }> {
     await app.switchyard.stop();
     const marker = path.join(os.tmpdir(), `switchyard-fault-${randomBytes(6).toString("hex")}`);
+    markers.push(marker);
     const crashing = await startSwitchyard(
       { ...app.env, SWITCHYARD_FAULT_KILL_AFTER_STEP: stepName, SWITCHYARD_FAULT_MARKER: marker },
       { readyTimeoutMs: 30_000 },

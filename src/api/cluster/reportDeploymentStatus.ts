@@ -8,6 +8,7 @@ import {
   ReportDeploymentStatusResponseSchema,
 } from "../../gen/ctrl/v1/cluster_pb.js";
 import { allRegionsRunning, recordInstances, type ReportedInstance } from "../../db/instances.js";
+import { retryTransient } from "../../db/retry.js";
 import { viaIngress } from "../../restate/ingress.js";
 import { principalOf } from "../auth.js";
 import { invalidArgument } from "../errors.js";
@@ -43,11 +44,13 @@ export function reportDeploymentStatus(deps: ApiDeps) {
       return { id: instance.instanceId, status, address: instance.address || null };
     });
     const deployment = await findDeployment(deps.db, principalOf(context).tenantId, req.deploymentId);
-    await recordInstances(deps.db, deployment.id, req.region, instances);
+    await retryTransient(() => recordInstances(deps.db, deployment.id, req.region, instances));
     const failure = `region ${req.region}: ${req.message.slice(0, 1000) || "instances failed"}`;
     if (req.status === RegionDeploymentStatus.FAILED) {
       // Kept for a workflow that has not published its awakeable yet (it reads it when it does).
-      await deps.db.updateTable("deployments").set({ error: failure }).where("id", "=", deployment.id).where("status", "not in", ["ready", "failed", "cancelled"]).execute();
+      await retryTransient(() =>
+        deps.db.updateTable("deployments").set({ error: failure }).where("id", "=", deployment.id).where("status", "not in", ["ready", "failed", "cancelled"]).execute(),
+      );
     }
 
     const { awakeable_id: awakeableId } = await deps.db
