@@ -46,8 +46,8 @@ interface Pair {
 }
 
 /** A project with two ready production deployments and `hostnames` live-level hostnames. */
-async function projectWithHostnames(app: App, hostnames: number): Promise<Pair> {
-  const fixture = await createProject(app);
+async function projectWithHostnames(app: App, hostnames: number, workspace?: ProjectFixture): Promise<Pair> {
+  const fixture = await createProject(app, "acme", [], workspace);
   const a = (await deploy(app, fixture)).id;
   const b = (await deploy(app, fixture)).id; // live
   const extra = hostnames - 2; // the live and production-environment hostnames exist already
@@ -156,7 +156,7 @@ async function main() {
 
     console.log("throughput: 100 projects …");
     const many: Pair[] = [];
-    for (let i = 0; i < 100; i++) many.push(await projectWithHostnames(app, 2));
+    for (let i = 0; i < 100; i++) many.push(await projectWithHostnames(app, 2, ten.fixture));
     const spread = await throughput(app, many);
     console.log("throughput: one project …");
     const single = await throughput(app, [many[0]!]);

@@ -5,7 +5,7 @@ import type { Database } from "../db/schema.js";
 import type { StickyLevel } from "../domain/generatedHostnames.js";
 import { GateError } from "../domain/gates.js";
 import { loadDeploymentTarget, upsertGatewayConfigs } from "./gatewayConfig.js";
-import { loadGateDeployment, lockProject } from "./projectLock.js";
+import { lockProject } from "./projectLock.js";
 
 /** Statuses in which a deployment's instances run and its gateway configs can point at it. */
 export const SERVING = ["network", "finalizing", "ready"];
@@ -42,7 +42,7 @@ export interface AssignDomainsResult {
  */
 export async function assignDomains(trx: Transaction<Database>, input: AssignDomainsInput): Promise<AssignDomainsResult> {
   const project = await lockProject(trx, input.projectId);
-  const deployment = await loadGateDeployment(trx, input.deploymentId);
+  const deployment = await loadDeploymentTarget(trx, input.deploymentId);
   if (deployment.projectId !== project.id) {
     throw new GateError("invalid_argument", `deployment ${deployment.id} does not belong to project ${project.id}`);
   }
@@ -82,7 +82,7 @@ export async function assignDomains(trx: Transaction<Database>, input: AssignDom
     [project.liveDeploymentId, toLive],
   ] as const) {
     if (!targetId || group.length === 0) continue;
-    const target = await loadDeploymentTarget(trx, targetId);
+    const target = targetId === deployment.id ? deployment : await loadDeploymentTarget(trx, targetId);
     await upsertGatewayConfigs(trx, target, group.map((d) => d.hostname), input.platformApex);
     await upsertRoutes(trx, project, target.id, deployment.environmentId, group);
     changed.push(...group.map((d) => d.hostname));

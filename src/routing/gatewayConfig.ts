@@ -1,6 +1,7 @@
 import type { Transaction } from "kysely";
 import { appendChanges } from "../db/changes.js";
 import { toJson, type Database } from "../db/schema.js";
+import { GateError, type GateDeployment } from "../domain/gates.js";
 import { isLocalHostname } from "../domain/localHostnames.js";
 
 /** What a gateway needs to serve one hostname; the body of a `gateway_config` change. */
@@ -16,21 +17,21 @@ export interface GatewayConfigBody {
   certificateId: string | null;
 }
 
-export interface DeploymentTarget {
-  id: string;
+/** A deployment as routing needs it: what the gates check and what its gateway configs carry. */
+export interface DeploymentTarget extends GateDeployment {
   workspaceId: string;
-  projectId: string;
   port: number | null;
   upstreams: { region: string; address: string }[];
 }
 
-/** Loads what every gateway config pointing at `deploymentId` shares (one query each). */
+/** Loads a deployment with its running upstreams (two queries); NotFound when it is missing. */
 export async function loadDeploymentTarget(trx: Transaction<Database>, deploymentId: string): Promise<DeploymentTarget> {
   const deployment = await trx
     .selectFrom("deployments")
-    .select(["id", "workspace_id", "project_id", "port"])
+    .select(["id", "workspace_id", "project_id", "environment_id", "status", "port"])
     .where("id", "=", deploymentId)
-    .executeTakeFirstOrThrow();
+    .executeTakeFirst();
+  if (!deployment) throw new GateError("not_found", `deployment ${deploymentId} not found`);
   const instances = await trx
     .selectFrom("instances")
     .select(["region", "address"])
@@ -43,6 +44,8 @@ export async function loadDeploymentTarget(trx: Transaction<Database>, deploymen
     id: deployment.id,
     workspaceId: deployment.workspace_id,
     projectId: deployment.project_id,
+    environmentId: deployment.environment_id,
+    status: deployment.status,
     port: deployment.port,
     upstreams: instances.filter((i) => i.address).map((i) => ({ region: i.region, address: i.address! })),
   };
@@ -51,7 +54,7 @@ export async function loadDeploymentTarget(trx: Transaction<Database>, deploymen
 /**
  * Points the gateway configs of `hostnames` at `target` (one bulk upsert) and appends one
  * versioned change per config. Local hostnames get no config (invariant 8). Returns the
- * hostnames written. Call it before moving the routes of those hostnames (invariant 1), late in
+ * hostnames written and the last version. Call it before moving the routes of those hostnames (invariant 1), late in
  * the transaction: it takes the change-feed lock until commit.
  */
 export async function upsertGatewayConfigs(
@@ -59,9 +62,9 @@ export async function upsertGatewayConfigs(
   target: DeploymentTarget,
   hostnames: readonly string[],
   platformApex: string,
-): Promise<string[]> {
+): Promise<{ hostnames: string[]; lastVersion: number }> {
   const served = [...new Set(hostnames)].filter((hostname) => !isLocalHostname(hostname, platformApex)).sort();
-  if (served.length === 0) return [];
+  if (served.length === 0) return { hostnames: [], lastVersion: 0 };
   const certificates = await trx
     .selectFrom("certificates")
     .select(["id", "hostname"])
@@ -102,5 +105,5 @@ export async function upsertGatewayConfigs(
       version: eb.fn("values", [eb.ref("version")]),
     }))
     .execute();
-  return served;
+  return { hostnames: served, lastVersion: versions.at(-1)! };
 }

@@ -5,7 +5,7 @@ import { newId } from "../db/ids.js";
 import type { Database } from "../db/schema.js";
 import { checkPromote, checkRollback } from "../domain/gates.js";
 import { loadDeploymentTarget, upsertGatewayConfigs } from "./gatewayConfig.js";
-import { loadGateDeployment, lockProject } from "./projectLock.js";
+import { lockProject } from "./projectLock.js";
 
 export type LiveSwapMode =
   /** Promote through the API: the gates decide. */
@@ -46,7 +46,7 @@ export interface LiveSwapResult {
  */
 export async function swapLive(trx: Transaction<Database>, input: LiveSwapInput): Promise<LiveSwapResult> {
   const project = await lockProject(trx, input.projectId);
-  const target = await loadGateDeployment(trx, input.targetDeploymentId);
+  const target = await loadDeploymentTarget(trx, input.targetDeploymentId);
   const previous = project.liveDeploymentId;
   const unchanged = (outcome: LiveSwapResult["outcome"]): LiveSwapResult => ({
     outcome,
@@ -117,9 +117,15 @@ export async function swapLive(trx: Transaction<Database>, input: LiveSwapInput)
     .where("deployment_id", "=", target.id)
     .where("desired_status", "<>", "running")
     .executeTakeFirst();
-  if (hostnames.length > 0) {
-    await trx.updateTable("routes").set({ deployment_id: target.id }).where("hostname", "in", hostnames).execute();
-  }
+  // The same predicate that found them: no hostname list goes over the wire, whatever its size.
+  await trx
+    .updateTable("routes")
+    .set({ deployment_id: target.id })
+    .where("project_id", "=", project.id)
+    .where((eb) =>
+      eb.or([eb("sticky", "=", "live"), eb.and([eb("sticky", "=", "environment"), eb("environment_id", "=", project.productionEnvironmentId)])]),
+    )
+    .execute();
   await trx
     .updateTable("projects")
     .set({ live_deployment_id: target.id, is_rolled_back: rolledBack })
@@ -127,28 +133,26 @@ export async function swapLive(trx: Transaction<Database>, input: LiveSwapInput)
     .execute();
 
   // Versioned writes last: from here to commit this transaction holds the feed locks.
-  const deploymentTarget = await loadDeploymentTarget(trx, target.id);
-  await upsertGatewayConfigs(trx, deploymentTarget, hostnames, input.platformApex);
-  if (Number(updated.numUpdatedRows) > 0) await bumpTopologyVersions(trx, target.id);
+  const configs = await upsertGatewayConfigs(trx, target, hostnames, input.platformApex);
+  const topologyVersion = Number(updated.numUpdatedRows) > 0 ? await bumpTopologyVersions(trx, target.id) : 0;
   const eventType = input.mode === "rollback" ? "DeploymentRolledBack" : "DeploymentPromoted";
   await appendEvents(trx, [
     event(project, eventType, target.id, { deploymentId: target.id, previousDeploymentId: previous, hostnames }),
   ]);
-  const version = await currentVersionOf(trx);
   return {
     outcome: input.mode === "rollback" ? "rolled_back" : "promoted",
     previousLiveDeploymentId: previous,
     liveDeploymentId: target.id,
     isRolledBack: rolledBack,
     movedHostnames: hostnames,
-    version,
+    version: Math.max(configs.lastVersion, topologyVersion),
   };
 }
 
-/** Publishes the topology rows of a deployment as changes, so agents see the new desired state. */
-export async function bumpTopologyVersions(trx: Transaction<Database>, deploymentId: string): Promise<void> {
+/** Publishes the topology rows of a deployment as changes, so agents see the new desired state; returns the last version. */
+export async function bumpTopologyVersions(trx: Transaction<Database>, deploymentId: string): Promise<number> {
   const rows = await trx.selectFrom("deployment_topology").selectAll().where("deployment_id", "=", deploymentId).orderBy("region").execute();
-  if (rows.length === 0) return;
+  if (rows.length === 0) return 0;
   const project = await trx.selectFrom("deployments").select("project_id").where("id", "=", deploymentId).executeTakeFirstOrThrow();
   const versions = await appendChanges(
     trx,
@@ -168,11 +172,7 @@ export async function bumpTopologyVersions(trx: Transaction<Database>, deploymen
       .where("region", "=", row.region)
       .execute();
   }
-}
-
-async function currentVersionOf(trx: Transaction<Database>): Promise<number> {
-  const row = await trx.selectFrom("sequences").select("value").where("name", "=", "changes").executeTakeFirstOrThrow();
-  return Number(row.value);
+  return versions.at(-1)!;
 }
 
 function event(project: { tenantId: string; workspaceId: string; id: string }, type: string, subject: string, payload: object) {

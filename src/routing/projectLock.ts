@@ -1,6 +1,6 @@
 import type { Transaction } from "kysely";
 import type { Database } from "../db/schema.js";
-import { GateError, type GateDeployment, type GateProject } from "../domain/gates.js";
+import { GateError, type GateProject } from "../domain/gates.js";
 
 /**
  * Locks the project row for the rest of the transaction. The Restate Project object already
@@ -11,35 +11,30 @@ export async function lockProject(trx: Transaction<Database>, projectId: string)
   const project = await trx
     .selectFrom("projects")
     .innerJoin("workspaces", "workspaces.id", "projects.workspace_id")
-    .select(["projects.id", "projects.workspace_id", "projects.live_deployment_id", "projects.is_rolled_back", "workspaces.tenant_id"])
+    .select((eb) => [
+      "projects.id",
+      "projects.workspace_id",
+      "projects.live_deployment_id",
+      "projects.is_rolled_back",
+      "workspaces.tenant_id",
+      eb
+        .selectFrom("environments")
+        .select("environments.id")
+        .whereRef("environments.project_id", "=", "projects.id")
+        .where("environments.slug", "=", "production")
+        .as("production_environment_id"),
+    ])
     .where("projects.id", "=", projectId)
     .forUpdate()
     .executeTakeFirst();
   if (!project) throw new GateError("not_found", `project ${projectId} not found`);
-  const production = await trx
-    .selectFrom("environments")
-    .select("id")
-    .where("project_id", "=", projectId)
-    .where("slug", "=", "production")
-    .executeTakeFirst();
-  if (!production) throw new GateError("failed_precondition", `project ${projectId} has no production environment`);
+  if (!project.production_environment_id) throw new GateError("failed_precondition", `project ${projectId} has no production environment`);
   return {
     id: project.id,
     workspaceId: project.workspace_id,
     tenantId: project.tenant_id,
     liveDeploymentId: project.live_deployment_id,
     isRolledBack: project.is_rolled_back,
-    productionEnvironmentId: production.id,
+    productionEnvironmentId: project.production_environment_id,
   };
-}
-
-/** The deployment as the gates see it; NotFound when it is missing. */
-export async function loadGateDeployment(trx: Transaction<Database>, deploymentId: string): Promise<GateDeployment> {
-  const deployment = await trx
-    .selectFrom("deployments")
-    .select(["id", "project_id", "environment_id", "status"])
-    .where("id", "=", deploymentId)
-    .executeTakeFirst();
-  if (!deployment) throw new GateError("not_found", `deployment ${deploymentId} not found`);
-  return { id: deployment.id, projectId: deployment.project_id, environmentId: deployment.environment_id, status: deployment.status };
 }

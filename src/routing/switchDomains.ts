@@ -5,7 +5,7 @@ import type { Database } from "../db/schema.js";
 import { GateError } from "../domain/gates.js";
 import { SERVING } from "./assignDomains.js";
 import { loadDeploymentTarget, upsertGatewayConfigs } from "./gatewayConfig.js";
-import { loadGateDeployment, lockProject } from "./projectLock.js";
+import { lockProject } from "./projectLock.js";
 
 export interface SwitchDomainsInput {
   projectId: string;
@@ -29,7 +29,7 @@ export interface SwitchDomainsResult {
  */
 export async function switchDomains(trx: Transaction<Database>, input: SwitchDomainsInput): Promise<SwitchDomainsResult> {
   const project = await lockProject(trx, input.projectId);
-  const deployment = await loadGateDeployment(trx, input.deploymentId);
+  const deployment = await loadDeploymentTarget(trx, input.deploymentId);
   if (deployment.projectId !== project.id) {
     throw new GateError("invalid_argument", `deployment ${deployment.id} does not belong to project ${project.id}`);
   }
@@ -62,7 +62,7 @@ export async function switchDomains(trx: Transaction<Database>, input: SwitchDom
   const hostnames = routes.filter((r) => r.deployment_id !== deployment.id).map((r) => r.hostname).sort();
   if (hostnames.length === 0) return { switched: [] };
   await trx.updateTable("routes").set({ deployment_id: deployment.id }).where("hostname", "in", hostnames).execute();
-  await upsertGatewayConfigs(trx, await loadDeploymentTarget(trx, deployment.id), hostnames, input.platformApex);
+  await upsertGatewayConfigs(trx, deployment, hostnames, input.platformApex);
   await appendEvents(trx, [
     {
       tenantId: project.tenantId,

@@ -18,14 +18,24 @@ export interface ProjectFixture {
 
 const suffix = () => randomBytes(3).toString("hex");
 
-export async function createProject(app: App, tenant: Tenant = "acme", environments: string[] = []): Promise<ProjectFixture> {
+/** A project in a new workspace, or in `workspace` when given. */
+export async function createProject(
+  app: App,
+  tenant: Tenant = "acme",
+  environments: string[] = [],
+  workspace?: { workspaceId: string; workspaceSlug: string },
+): Promise<ProjectFixture> {
   const deploy = app.client(DeployService, tenant);
-  const workspaceSlug = `${tenant}-${suffix()}`;
-  const { workspace } = await deploy.createWorkspace({ slug: workspaceSlug, name: workspaceSlug });
+  let home = workspace;
+  if (!home) {
+    const workspaceSlug = `${tenant}-${suffix()}`;
+    const created = await deploy.createWorkspace({ slug: workspaceSlug, name: workspaceSlug });
+    home = { workspaceId: created.workspace!.id, workspaceSlug };
+  }
   const projectSlug = `web-${suffix()}`;
-  const { project } = await deploy.createProject({ workspaceId: workspace!.id, slug: projectSlug });
+  const { project } = await deploy.createProject({ workspaceId: home.workspaceId, slug: projectSlug });
   for (const slug of environments) await deploy.createEnvironment({ projectId: project!.id, slug });
-  return { tenant, workspaceId: workspace!.id, workspaceSlug, projectId: project!.id, projectSlug };
+  return { tenant, ...home, projectId: project!.id, projectSlug };
 }
 
 export interface DeployOptions {
