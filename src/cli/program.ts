@@ -2,6 +2,9 @@ import { Command } from "commander";
 import { VERSION } from "../version.js";
 import { serveCommand } from "./serve.js";
 import { migrateCommand } from "./migrate.js";
+import { deployCommand } from "./deploy.js";
+import { deploymentsCommand } from "./deployments.js";
+import { promoteCommand, rollbackCommand } from "./liveChanges.js";
 
 /** The `switchyard` command tree. Each subcommand lives in its own file. */
 export function buildProgram(): Command {
@@ -11,5 +14,9 @@ export function buildProgram(): Command {
     .showHelpAfterError();
   program.addCommand(serveCommand());
   program.addCommand(migrateCommand());
+  program.addCommand(deployCommand());
+  program.addCommand(promoteCommand());
+  program.addCommand(rollbackCommand());
+  program.addCommand(deploymentsCommand());
   return program;
 }

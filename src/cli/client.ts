@@ -1,0 +1,28 @@
+import { createClient, type Client, type Interceptor } from "@connectrpc/connect";
+import { createConnectTransport } from "@connectrpc/connect-node";
+import { DeployService } from "../gen/ctrl/v1/deploy_pb.js";
+import { UsageError } from "./output.js";
+
+export interface ConnectionOptions {
+  url?: string;
+}
+
+/**
+ * The DeployService client of a pipeline: SWITCHYARD_URL (or --url) and SWITCHYARD_TOKEN from
+ * the environment — a token never goes on a command line, where `ps` and CI logs would show it.
+ */
+export function deployClient(options: ConnectionOptions): Client<typeof DeployService> {
+  const token = process.env.SWITCHYARD_TOKEN;
+  if (!token) throw new UsageError("SWITCHYARD_TOKEN is not set: export the API token of your tenant");
+  const baseUrl = options.url ?? process.env.SWITCHYARD_URL ?? "http://127.0.0.1:8080";
+  try {
+    new URL(baseUrl);
+  } catch {
+    throw new UsageError(`SWITCHYARD_URL / --url: "${baseUrl}" is not a URL`);
+  }
+  const bearer: Interceptor = (next) => (req) => {
+    req.header.set("authorization", `Bearer ${token}`);
+    return next(req);
+  };
+  return createClient(DeployService, createConnectTransport({ baseUrl, httpVersion: "1.1", interceptors: [bearer] }));
+}

@@ -1,0 +1,122 @@
+// The pipeline CLI as a child process against the real stack.
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { after, before, describe, it } from "node:test";
+import { repoRoot } from "./harness/index.js";
+import { startApp, type App } from "./support/app.js";
+import { createProject, reportInstances, waitForStatus, type ProjectFixture } from "./support/fixtures.js";
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function cli(app: App, args: string[], env: Record<string, string | undefined> = {}): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts", ...args], {
+      cwd: repoRoot,
+      env: { ...process.env, SWITCHYARD_URL: app.switchyard.url, SWITCHYARD_TOKEN: app.tokens.acme, GITHUB_RUN_ID: "", ...env },
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d: Buffer) => (stdout += d));
+    child.stderr.on("data", (d: Buffer) => (stderr += d));
+    const timer = setTimeout(() => child.kill("SIGKILL"), 60_000);
+    child.on("error", reject);
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+describe("switchyard CLI", () => {
+  let app: App;
+  let fixture: ProjectFixture;
+  before(async () => {
+    app = await startApp({ env: { SWITCHYARD_STANDBY_GRACE: "1h" } });
+    fixture = await createProject(app);
+  });
+  after(async () => {
+    await app?.stop();
+  });
+
+  const deployArgs = (image: string) => ["deploy", "--workspace", fixture.workspaceId, "--project", fixture.projectId, "--env", "production", "--image", image, "--port", "8080", "--git-sha", "abcdef1234567", "--branch", "main"];
+
+  it("deploys, and a retried deploy with the same inputs returns the same deployment", async () => {
+    const first = await cli(app, [...deployArgs("registry.example.com/web:1"), "--json"]);
+    assert.equal(first.code, 0, first.stderr);
+    const created = JSON.parse(first.stdout) as { id: string; status: string };
+    assert.equal(created.status, "DEPLOYMENT_STATUS_PENDING");
+    const retried = await cli(app, [...deployArgs("registry.example.com/web:1"), "--json"]);
+    assert.equal((JSON.parse(retried.stdout) as { id: string }).id, created.id, "idempotent retry");
+    await reportInstances(app, "acme", created.id);
+    await waitForStatus(app, "acme", created.id);
+    const got = await cli(app, ["deployments", "get", created.id]);
+    assert.equal(got.code, 0, got.stderr);
+    assert.match(got.stdout, /ready, live/);
+    assert.match(got.stdout, /network\s+succeeded/);
+  });
+
+  it("follows a deployment phase by phase with --wait", async () => {
+    const running = cli(app, deployArgs("registry.example.com/web:2").concat("--wait", "--timeout", "60s"));
+    // Play the agent: report the instances of the new deployment once it exists.
+    const deadline = Date.now() + 30_000;
+    let id: string | undefined;
+    while (!id && Date.now() < deadline) {
+      const row = await app.db
+        .selectFrom("deployments")
+        .select("id")
+        .where("project_id", "=", fixture.projectId)
+        .where("image", "=", "registry.example.com/web:2")
+        .executeTakeFirst();
+      id = row?.id;
+      if (!id) await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    assert.ok(id, "the deployment was created");
+    await reportInstances(app, "acme", id);
+    const run = await running;
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stdout, /- build skipped/);
+    assert.match(run.stdout, /✓ deploy/);
+    assert.match(run.stdout, /✓ network/);
+    assert.match(run.stdout, /ready and live/);
+  });
+
+  it("promotes and rolls back, and reports a refused rollback with the server's message", async () => {
+    const list = await cli(app, ["deployments", "list", "--project", fixture.projectId, "--json"]);
+    assert.equal(list.code, 0, list.stderr);
+    const deployments = (JSON.parse(list.stdout) as { deployments: { id: string; isLive?: boolean }[] }).deployments;
+    assert.equal(deployments.length, 2);
+    const live = deployments.find((d) => d.isLive)!;
+    const earlier = deployments.find((d) => !d.isLive)!;
+
+    const refused = await cli(app, ["rollback", live.id]);
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /failed_precondition: .*already live/);
+
+    const rolled = await cli(app, ["rollback", earlier.id, "--expected-live", live.id]);
+    assert.equal(rolled.code, 0, rolled.stderr);
+    assert.match(rolled.stdout, /rolled back: .* is live/);
+    const promoted = await cli(app, ["promote", live.id, "--json"]);
+    assert.equal(promoted.code, 0, promoted.stderr);
+    assert.equal((JSON.parse(promoted.stdout) as { liveDeploymentId: string }).liveDeploymentId, live.id);
+
+    const table = await cli(app, ["deployments", "list", "--project", fixture.projectId]);
+    assert.match(table.stdout, /^ID\s+ENV\s+STATUS/m);
+  });
+
+  it("fails clearly without a token or with bad input", async () => {
+    const noToken = await cli(app, ["deployments", "list", "--project", fixture.projectId], { SWITCHYARD_TOKEN: "" });
+    assert.equal(noToken.code, 2);
+    assert.match(noToken.stderr, /SWITCHYARD_TOKEN/);
+    const badToken = await cli(app, ["deployments", "list", "--project", fixture.projectId], { SWITCHYARD_TOKEN: "x".repeat(40) });
+    assert.equal(badToken.code, 1);
+    assert.match(badToken.stderr, /unauthenticated/);
+    const badImage = await cli(app, deployArgs("UPPER/Case"));
+    assert.equal(badImage.code, 1);
+    assert.match(badImage.stderr, /invalid_argument: image\.image/);
+    assert.doesNotMatch(badImage.stderr, /\n\s+at /, "no stack trace");
+  });
+});
