@@ -4,8 +4,16 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { sql } from "kysely";
-import type { MessageInitShape } from "@bufbuild/protobuf";
-import { DeployService, type CreateDeploymentRequest, type CreateDeploymentRequestSchema } from "../../src/gen/ctrl/v1/deploy_pb.js";
+import { DeployService, type CreateDeploymentRequest } from "../../src/gen/ctrl/v1/deploy_pb.js";
+
+/** The fields a bad CreateDeployment request overrides. */
+interface Override {
+  workspaceId?: string;
+  projectId?: string;
+  environment?: string;
+  source?: CreateDeploymentRequest["source"];
+  idempotencyKey?: string;
+}
 import { startApp, type App } from "../support/app.js";
 import { createProject, deploy, type ProjectFixture } from "../support/fixtures.js";
 
@@ -39,7 +47,7 @@ describe("bad input to DeployService", () => {
     const client = app.client(DeployService);
     const image = (over: Partial<{ image: string; port: number; env: Record<string, string>; command: string[] }> = {}) =>
       ({ case: "image", value: { image: "registry.example.com/web:1", port: 8080, env: {}, command: [], ...over } }) as CreateDeploymentRequest["source"];
-    const create = (over: Partial<MessageInitShape<typeof CreateDeploymentRequestSchema>>) =>
+    const create = (over: Override) =>
       client.createDeployment({ workspaceId: mine.workspaceId, projectId: mine.projectId, environment: "production", source: image(), ...over });
     const huge = "x".repeat(10_000);
     const cases: [string, () => Promise<unknown>, Code, RegExp][] = [
