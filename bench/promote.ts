@@ -12,18 +12,16 @@
  */
 import "../src/polyfill.js";
 import { randomBytes } from "node:crypto";
-import fs from "node:fs";
-import http2 from "node:http2";
-import path from "node:path";
 import * as restate from "@restatedev/restate-sdk";
 import * as clients from "@restatedev/restate-sdk-clients";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { DeployService } from "../src/gen/ctrl/v1/deploy_pb.js";
 import { RoutingService } from "../src/gen/ctrl/v1/routing_pb.js";
 import { StickyLevel } from "../src/gen/ctrl/v1/resources_pb.js";
-import { registerEndpoint } from "../src/restate/admin.js";
 import { swapLive } from "../src/routing/liveSwap.js";
-import { repoRoot } from "../test/harness/index.js";
+import { serveBenchServices } from "./lib/endpoint.js";
+import { report } from "./lib/report.js";
+import { percentile, round, rssMb, timeIt } from "./lib/stats.js";
 import { startApp, type App } from "../test/support/app.js";
 import { createProject, deploy, type ProjectFixture } from "../test/support/fixtures.js";
 
@@ -32,12 +30,6 @@ const WARMUP = 30;
 const THROUGHPUT_MS = Number(process.env.BENCH_THROUGHPUT_MS ?? 5000);
 const CLIENTS = 32;
 const APEX = "switchyard.test-apex.dev";
-
-function percentile(samples: number[], p: number): number {
-  const sorted = [...samples].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
-}
-const round = (n: number) => Math.round(n * 100) / 100;
 
 interface Pair {
   fixture: ProjectFixture;
@@ -65,16 +57,9 @@ async function projectWithHostnames(app: App, hostnames: number, workspace?: Pro
 }
 
 /** Promote latencies (ms) alternating a → b → a … through the public API. */
-async function promoteLatencies(app: App, pair: Pair, iterations: number): Promise<number[]> {
+function promoteLatencies(app: App, pair: Pair, iterations: number): Promise<number[]> {
   const client = app.client(DeployService);
-  const samples: number[] = [];
-  for (let i = 0; i < WARMUP + iterations; i++) {
-    const target = i % 2 === 0 ? pair.a : pair.b;
-    const started = performance.now();
-    await client.promote({ deploymentId: target });
-    if (i >= WARMUP) samples.push(performance.now() - started);
-  }
-  return samples;
+  return timeIt(iterations, WARMUP, (i) => client.promote({ deploymentId: i % 2 === 0 ? pair.a : pair.b }));
 }
 
 /** The baseline: the same swap transaction inside one ctx.run of a virtual-object call. */
@@ -84,26 +69,17 @@ async function baselineLatencies(app: App, pair: Pair, iterations: number): Prom
     name: "BenchPromoteBaseline",
     handlers: {
       swap: async (ctx: restate.ObjectContext, target: string) =>
-        ctx.run("swap", () => db.transaction().execute((trx) => swapLive(trx, { projectId: ctx.key, targetDeploymentId: target, mode: "promote", platformApex: APEX }))).then((r) => r.version),
+        ctx
+          .run("swap", () => db.transaction().execute((trx) => swapLive(trx, { projectId: ctx.key, targetDeploymentId: target, mode: "promote", platformApex: APEX })))
+          .then((r) => r.version),
     },
   });
-  const server = http2.createServer(restate.createEndpointHandler({ services: [baseline] }));
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const port = (server.address() as { port: number }).port;
+  const endpoint = await serveBenchServices(app.stack.restate.adminUrl, [baseline]);
   try {
-    await registerEndpoint({ adminUrl: app.stack.restate.adminUrl, endpointUrl: `http://127.0.0.1:${port}` });
-    const ingress = clients.connect({ url: app.stack.restate.ingressUrl });
-    const object = ingress.objectClient(baseline, pair.fixture.projectId);
-    const samples: number[] = [];
-    for (let i = 0; i < WARMUP + iterations; i++) {
-      const target = i % 2 === 0 ? pair.a : pair.b;
-      const started = performance.now();
-      await object.swap(target);
-      if (i >= WARMUP) samples.push(performance.now() - started);
-    }
-    return samples;
+    const object = clients.connect({ url: app.stack.restate.ingressUrl }).objectClient(baseline, pair.fixture.projectId);
+    return await timeIt(iterations, WARMUP, (i) => object.swap(i % 2 === 0 ? pair.a : pair.b));
   } finally {
-    server.close();
+    endpoint.close();
   }
 }
 
@@ -134,11 +110,6 @@ async function throughput(app: App, pairs: Pair[]): Promise<{ perSecond: number;
   return { perSecond: round((succeeded + refused) / seconds), succeeded, refused };
 }
 
-function rssMb(pid: number): number {
-  const status = fs.readFileSync(`/proc/${pid}/status`, "utf8");
-  return round(Number(/VmRSS:\s+(\d+)/.exec(status)![1]) / 1024);
-}
-
 async function main() {
   const app = await startApp({ env: { SWITCHYARD_STANDBY_GRACE: "1h", SWITCHYARD_LOG_LEVEL: "warn" } });
   try {
@@ -161,7 +132,7 @@ async function main() {
     console.log("throughput: one project …");
     const single = await throughput(app, [many[0]!]);
 
-    const result = {
+    report("promote", {
       promote_p50_ms: round(percentile(promote, 50)),
       promote_p99_ms: round(percentile(promote, 99)),
       baseline_p50_ms: round(percentile(base, 50)),
@@ -173,17 +144,10 @@ async function main() {
       throughput_one_project: single.perSecond,
       parallel_ratio: round(spread.perSecond / single.perSecond),
       throughput_refused_one_project: single.refused,
-      serve_rss_mb: rssMb(app.switchyard.pid),
+      serve_rss_mb: await rssMb(app.switchyard.pid),
       iterations: ITERATIONS,
       clients: CLIENTS,
-      node: process.version,
-      at: new Date().toISOString(),
-    };
-    console.table(result);
-    const out = path.join(repoRoot, "bench", "results", "promote.json");
-    fs.mkdirSync(path.dirname(out), { recursive: true });
-    fs.writeFileSync(out, `${JSON.stringify(result, null, 2)}\n`);
-    console.log(`wrote ${path.relative(repoRoot, out)}`);
+    });
   } finally {
     await app.stop();
   }

@@ -6,7 +6,7 @@
  *
  *   promote / rollback / activate ──► [swap live] one transaction: configs → routes → pointer/flag
  *                                        │
- *                                        ├─► cancel the target's pending standby (it is live again)
+ *                                        ├─► disarm the target's pending standby (it is live again)
  *                                        └─► schedule standby of the previous live after the grace
  *   assignDomains / switchDomains / assignFrontlineRoutes ──► one transaction each
  *   standby (delayed call) ──► previous live → standby, unless it became live again
@@ -22,8 +22,8 @@ import { finishDeployment, type DeploymentContext } from "../src/db/deployments.
 import type { WorkflowDeps } from "./deps.js";
 import { dbStep } from "./steps.js";
 
-/** Invocation ids of scheduled standby calls, by deployment id (visible in the Restate UI). */
-type StandbySchedule = Record<string, string>;
+/** Pending standby calls by deployment id, with their due time (visible in the Restate UI). */
+type StandbySchedule = Record<string, { token: string; dueAt: string }>;
 
 export interface PromoteRequest {
   deploymentId: string;
@@ -45,16 +45,15 @@ export function createProjectObject(deps: WorkflowDeps) {
   async function reschedule(ctx: restate.ObjectContext, result: LiveSwapResult) {
     const schedule = (await ctx.get<StandbySchedule>("standby")) ?? {};
     const live = result.liveDeploymentId;
-    if (live && schedule[live]) {
-      ctx.invocation(schedule[live] as restate.InvocationId).cancel();
-      delete schedule[live];
-    }
+    // Live again: its pending standby call is disarmed (the call finds no matching token).
+    if (live) delete schedule[live];
     const previous = result.previousLiveDeploymentId;
-    if (previous && previous !== live && !schedule[previous]) {
-      const handle = ctx
+    if (previous && previous !== live) {
+      const token = ctx.rand.uuidv4();
+      schedule[previous] = { token, dueAt: new Date(result.committedAt + config.standbyGraceMs).toISOString() };
+      ctx
         .objectSendClient(projectApi, ctx.key)
-        .standby({ deploymentId: previous }, restate.rpc.sendOpts({ delay: { milliseconds: config.standbyGraceMs } }));
-      schedule[previous] = await handle.invocationId;
+        .standby({ deploymentId: previous, token }, restate.rpc.sendOpts({ delay: { milliseconds: config.standbyGraceMs } }));
     }
     ctx.set("standby", schedule);
   }
@@ -116,10 +115,14 @@ export function createProjectObject(deps: WorkflowDeps) {
       ): Promise<{ reverted: string[] }> =>
         dbStep(ctx, "revert domains", db, (trx) => revertAssignment(trx, { projectId: ctx.key, ...req, platformApex: apex })),
 
-      /** Delayed call scheduled by a swap; cancelled if the deployment becomes live again. */
-      standby: async (ctx: restate.ObjectContext, req: { deploymentId: string }) => {
-        const result = await dbStep(ctx, "standby previous live", db, (trx) => standbyDeployment(trx, { projectId: ctx.key, ...req }));
+      /**
+       * Delayed call scheduled by a swap. It acts only while its token is still the scheduled one:
+       * a deployment that became live again (or was rescheduled) disarmed it.
+       */
+      standby: async (ctx: restate.ObjectContext, req: { deploymentId: string; token: string }) => {
         const schedule = (await ctx.get<StandbySchedule>("standby")) ?? {};
+        if (schedule[req.deploymentId]?.token !== req.token) return { outcome: "cancelled" as const };
+        const result = await dbStep(ctx, "standby previous live", db, (trx) => standbyDeployment(trx, { projectId: ctx.key, deploymentId: req.deploymentId }));
         delete schedule[req.deploymentId];
         ctx.set("standby", schedule);
         return result;

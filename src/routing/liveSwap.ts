@@ -35,6 +35,8 @@ export interface LiveSwapResult {
   movedHostnames: string[];
   /** Last change-feed version written (0 when nothing was written). */
   version: number;
+  /** When the transaction ran (ms since epoch); the standby grace counts from here. */
+  committedAt: number;
 }
 
 /**
@@ -55,6 +57,7 @@ export async function swapLive(trx: Transaction<Database>, input: LiveSwapInput)
     isRolledBack: project.isRolledBack,
     movedHostnames: [],
     version: 0,
+    committedAt: Date.now(),
   });
 
   let rolledBack: boolean;
@@ -146,6 +149,7 @@ export async function swapLive(trx: Transaction<Database>, input: LiveSwapInput)
     isRolledBack: rolledBack,
     movedHostnames: hostnames,
     version: Math.max(configs.lastVersion, topologyVersion),
+    committedAt: Date.now(),
   };
 }
 
