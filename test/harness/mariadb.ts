@@ -13,7 +13,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
-import mysql from "mysql2/promise";
+import { createDatabase, installDatadir, mariadbdArgs, selectOne } from "../../src/dev/mariadb.js";
 import { commandOutput, findBinary, requireBinary } from "./binaries.js";
 import { canConnect, freePort, LOOPBACK, looksLikePortClash } from "./net.js";
 import { ManagedProcess, makeTempDir, pidAlive, removeTempDir, sleep } from "./process.js";
@@ -56,8 +56,6 @@ export interface MariaDb {
   logs(maxLines?: number): string;
 }
 
-// Sizes chosen for tests: small redo log and buffer pool, no binlog, flush once a second.
-const INNODB_ARGS = ["--innodb-buffer-pool-size=32M", "--innodb-log-file-size=16M"];
 const TEMPLATE_MARKER = "switchyard-template.ok";
 
 let templatePromise: Promise<string> | undefined;
@@ -114,25 +112,8 @@ async function buildTemplate(): Promise<string> {
       await fs.promises.rm(root, { recursive: true, force: true });
     }
     const staging = `${root}.tmp-${process.pid}-${crypto.randomBytes(4).toString("hex")}`;
-    await fs.promises.mkdir(path.join(staging, "tmp"), { recursive: true });
     try {
-      const args = [
-        "--no-defaults",
-        "--auth-root-authentication-method=normal",
-        "--skip-test-db",
-        `--datadir=${path.join(staging, "datadir")}`,
-        `--tmpdir=${path.join(staging, "tmp")}`,
-        ...(process.getuid?.() === 0 ? ["--user=root"] : []),
-        ...INNODB_ARGS,
-      ];
-      try {
-        await execFileAsync(installDb, args, { timeout: 60_000, maxBuffer: 16 * 1024 * 1024, cwd: staging });
-      } catch (error) {
-        const e = error as { stdout?: string; stderr?: string; message: string };
-        throw new Error(
-          `mariadb-install-db failed (template ${staging}): ${e.message}\n${(e.stderr ?? "").split("\n").slice(-20).join("\n")}`,
-        );
-      }
+      await installDatadir(installDb, path.join(staging, "datadir"), path.join(staging, "tmp"));
       await fs.promises.rm(path.join(staging, "tmp"), { recursive: true, force: true });
       await fs.promises.writeFile(path.join(staging, TEMPLATE_MARKER), `${new Date().toISOString()}\n`);
       await fs.promises.rename(staging, root);
@@ -156,16 +137,6 @@ async function copyDatadir(from: string, to: string): Promise<void> {
   }
 }
 
-async function selectOne(port: number): Promise<boolean> {
-  const connection = await mysql.createConnection({ host: LOOPBACK, port, user: "root", connectTimeout: 1000 });
-  try {
-    await connection.query("SELECT 1");
-    return true;
-  } finally {
-    await connection.end().catch(() => connection.destroy());
-  }
-}
-
 export async function startMariaDb(opts: MariaDbOptions = {}): Promise<MariaDb> {
   const mariadbd = requireBinary("mariadbd", "mariadb-server");
   const template = await mariadbTemplate();
@@ -184,24 +155,7 @@ export async function startMariaDb(opts: MariaDbOptions = {}): Promise<MariaDb> 
         name: "mariadbd",
         command: mariadbd,
         args: [
-          "--no-defaults",
-          `--datadir=${dataDir}`,
-          `--socket=${path.join(baseDir, "mysqld.sock")}`,
-          `--pid-file=${path.join(baseDir, "mysqld.pid")}`,
-          `--tmpdir=${path.join(baseDir, "tmp")}`,
-          `--port=${port}`,
-          `--bind-address=${LOOPBACK}`,
-          ...(process.getuid?.() === 0 ? ["--user=root"] : []),
-          "--skip-name-resolve",
-          ...INNODB_ARGS,
-          "--skip-log-bin",
-          "--innodb-flush-log-at-trx-commit=2",
-          "--innodb-buffer-pool-load-at-startup=0",
-          "--innodb-buffer-pool-dump-at-shutdown=0",
-          "--character-set-server=utf8mb4",
-          "--collation-server=utf8mb4_unicode_ci",
-          "--default-time-zone=+00:00",
-          "--sql-mode=STRICT_TRANS_TABLES,NO_ZERO_IN_DATE,NO_ZERO_DATE,ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION",
+          ...mariadbdArgs({ dataDir, runDir: baseDir, port }),
           ...(opts.extraArgs ?? []),
         ],
         env: { PATH: process.env.PATH, TZ: "UTC", HOME: baseDir },
@@ -230,12 +184,7 @@ export async function startMariaDb(opts: MariaDbOptions = {}): Promise<MariaDb> 
       }
       let startMs = performance.now() - started;
 
-      const admin = await mysql.createConnection({ host: LOOPBACK, port, user: "root", connectTimeout: 2000 });
-      try {
-        await admin.query(`CREATE DATABASE IF NOT EXISTS \`${database}\``);
-      } finally {
-        await admin.end();
-      }
+      await createDatabase(port, database);
 
       let stopped = false;
       return {

@@ -5,7 +5,8 @@
 
 import path from "node:path";
 import { restateServerBinary } from "./binaries.js";
-import { freePort, httpRequest, LOOPBACK, looksLikePortClash } from "./net.js";
+import { healthy, restateServerEnv } from "../../src/dev/restate.js";
+import { freePort, LOOPBACK, looksLikePortClash } from "./net.js";
 import { ManagedProcess, makeTempDir, removeTempDir } from "./process.js";
 
 export interface RestateOptions {
@@ -39,20 +40,6 @@ export interface Restate {
   logs(maxLines?: number): string;
 }
 
-async function healthy(url: string): Promise<boolean> {
-  const res = await httpRequest(url, { timeoutMs: 1000 });
-  return res.status === 200;
-}
-
-/** process.env without RESTATE_* (a developer's own settings must not leak into the test server). */
-function baseEnv(): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [key, value] of Object.entries(process.env)) {
-    if (!key.startsWith("RESTATE_")) env[key] = value;
-  }
-  return env;
-}
-
 export async function startRestate(opts: RestateOptions = {}): Promise<Restate> {
   const binary = restateServerBinary();
   const readyTimeoutMs = opts.readyTimeoutMs ?? 15_000;
@@ -67,29 +54,14 @@ export async function startRestate(opts: RestateOptions = {}): Promise<Restate> 
         command: binary,
         args: ["--no-logo"],
         env: {
-          ...baseEnv(),
-          HOME: baseDir,
-          DO_NOT_TRACK: "1",
-          SCARF_ANALYTICS: "false",
-          RESTATE_LISTEN_MODE: "tcp",
-          RESTATE_BASE_DIR: path.join(baseDir, "restate-data"),
-          RESTATE_NODE_NAME: "switchyard-test",
-          RESTATE_CLUSTER_NAME: "switchyard-test",
-          RESTATE_AUTO_PROVISION: "true",
-          RESTATE_BIND_IP: LOOPBACK,
-          RESTATE_ADVERTISED_HOST: LOOPBACK,
-          RESTATE_BIND_ADDRESS: `${LOOPBACK}:${nodePort}`,
-          RESTATE_ADVERTISED_ADDRESS: `http://${LOOPBACK}:${nodePort}/`,
-          RESTATE_ADMIN__BIND_ADDRESS: `${LOOPBACK}:${adminPort}`,
-          RESTATE_ADMIN__ADVERTISED_ADMIN_ENDPOINT: adminUrl,
-          RESTATE_INGRESS__BIND_ADDRESS: `${LOOPBACK}:${ingressPort}`,
-          RESTATE_INGRESS__ADVERTISED_INGRESS_ENDPOINT: ingressUrl,
-          RESTATE_DEFAULT_NUM_PARTITIONS: String(opts.partitions ?? 2),
-          RESTATE_ROCKSDB_TOTAL_MEMORY_SIZE: "256MB",
-          RESTATE_DISABLE_TELEMETRY: "true",
-          RESTATE_LOG_DISABLE_ANSI_CODES: "true",
-          RESTATE_LOG_FORMAT: "compact",
-          RESTATE_SHUTDOWN_TIMEOUT: "5s",
+          ...restateServerEnv({
+            baseDir,
+            ingressPort,
+            adminPort,
+            nodePort,
+            nodeName: "switchyard-test",
+            partitions: opts.partitions ?? 2,
+          }),
           ...opts.env,
         },
         cwd: baseDir,
