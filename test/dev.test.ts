@@ -18,7 +18,15 @@ interface DevState {
 }
 
 const dirs: string[] = [];
+// The harness SIGKILLs the dev process if this file dies early; its children run in their own
+// process group and would outlive it, so the pids they reported are killed here too.
+const devChildren = new Set<number>();
+const killDevChildren = () => {
+  for (const pid of devChildren) if (pidAlive(pid)) process.kill(pid, "SIGKILL");
+};
+process.on("exit", killDevChildren);
 after(async () => {
+  killDevChildren();
   for (const dir of dirs) await removeTempDir(dir);
 });
 
@@ -46,7 +54,9 @@ async function runDev(dataDir: string, label: string, extraEnv: Record<string, s
   const stateFile = path.join(dataDir, "dev.json");
   proc.start();
   await proc.waitUntil(`${stateFile} to appear`, async () => fs.existsSync(stateFile), 90_000, 100);
-  return { proc, state: JSON.parse(fs.readFileSync(stateFile, "utf8")) as DevState };
+  const state = JSON.parse(fs.readFileSync(stateFile, "utf8")) as DevState;
+  for (const pid of [state.pids.mariadbd, state.pids.restateServer]) if (pid) devChildren.add(pid);
+  return { proc, state };
 }
 
 async function rpc(state: DevState, token: string, method: string, body: object): Promise<{ status: number; json: any }> {
@@ -94,6 +104,7 @@ describe("npm run dev", () => {
     assert.ok(children.every(pidAlive));
     assert.equal(await stopWith(first.proc, "SIGINT"), 0);
     assert.deepEqual(children.filter(pidAlive), [], "no child outlives npm run dev");
+    children.forEach((pid) => devChildren.delete(pid));
     assert.equal(fs.existsSync(path.join(dataDir, "dev.json")), false);
 
     const second = await runDev(dataDir, "second");
@@ -107,7 +118,9 @@ describe("npm run dev", () => {
     } finally {
       assert.equal(await stopWith(second.proc, "SIGTERM"), 0);
     }
-    assert.deepEqual([second.state.pids.mariadbd!, second.state.pids.restateServer!].filter(pidAlive), []);
+    const secondChildren = [second.state.pids.mariadbd!, second.state.pids.restateServer!];
+    assert.deepEqual(secondChildren.filter(pidAlive), []);
+    secondChildren.forEach((pid) => devChildren.delete(pid));
   });
 
   it("uses DATABASE_URL and RESTATE_* instead of starting its own", async () => {

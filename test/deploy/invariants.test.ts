@@ -130,11 +130,15 @@ describe("invariants of deployments and routing", () => {
     const lockDb = createDb(app.stack.mariadb.url, { poolSize: 1 });
     let releaseLock!: () => void;
     const released = new Promise<void>((resolve) => (releaseLock = resolve));
+    let lockHeld!: () => void;
+    const held = new Promise<void>((resolve) => (lockHeld = resolve));
     const locked = lockDb.transaction().execute(async (trx) => {
       await trx.selectFrom("projects").select("id").where("id", "=", a.fixture.projectId).forUpdate().execute();
+      lockHeld();
       await released;
     });
     try {
+      await Promise.race([held, locked]);
       let aDone = false;
       const promoteA = client.rollback({ deploymentId: a.v1 }).then((r) => ((aDone = true), r));
       const started = Date.now();
