@@ -72,8 +72,10 @@ async function rpc(state: DevState, token: string, method: string, body: object)
 async function stopWith(proc: ManagedProcess, signal: NodeJS.Signals): Promise<number | null> {
   process.kill(proc.pid, signal);
   // A ref'd timer: the child is unref'd, so without it nothing would keep this process waiting.
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<undefined>((resolve) => (timer = setTimeout(resolve, 60_000)));
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<undefined>((resolve) => {
+    timer = setTimeout(() => resolve(undefined), 60_000);
+  });
   const exit = await Promise.race([proc.whenExited(), timeout]);
   clearTimeout(timer);
   assert.ok(exit, `npm run dev did not exit within 60 s of ${signal}\n${proc.logs(40)}`);
