@@ -163,7 +163,7 @@ describe("harness", () => {
     }
   });
 
-  test("pebble + challtestsrv: ACME directory over trusted HTTPS, mock DNS answers", async () => {
+  test("pebble + challtestsrv: ACME directory over trusted HTTPS, DNS answers set through challtestsrv", async () => {
     const t0 = performance.now();
     const pebble: Pebble = await startPebble();
     started.push(pebble);
