@@ -1,6 +1,7 @@
 import "../src/polyfill.js";
 import http2 from "node:http2";
 import * as restate from "@restatedev/restate-sdk";
+import { restateLogTransport } from "../src/restate/logTransport.js";
 import type { WorkflowDeps } from "./deps.js";
 import { createDeploymentWorkflow } from "./deployment.js";
 import { createProjectObject } from "./project.js";
@@ -13,5 +14,7 @@ export function restateServices(deps: WorkflowDeps) {
 
 /** An h2c server for the Restate endpoint (restate-server speaks HTTP/2 with prior knowledge). */
 export function createRestateEndpointServer(deps: WorkflowDeps): http2.Http2Server {
-  return http2.createServer(restate.createEndpointHandler({ services: restateServices(deps) }));
+  return http2.createServer(
+    restate.createEndpointHandler({ services: restateServices(deps), logger: restateLogTransport(deps.logger) }),
+  );
 }
