@@ -21,6 +21,11 @@ export interface Config {
   restateIngressUrl: string;
   /** Register the endpoint with the Restate admin API at start. */
   registerWithRestate: boolean;
+  /**
+   * Request identity keys (`publickeyv1_…`) of the restate-servers allowed to call the endpoint;
+   * empty accepts unsigned requests (a loopback-only setup).
+   */
+  restateIdentityKeys: string[];
   /** Bearer tokens, each bound to one tenant. */
   apiTokens: TenantToken[];
   /** Apex under which generated hostnames live; also exempt from the local-domain filter. */
@@ -111,6 +116,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const restateIngressUrl = url("RESTATE_INGRESS_URL", "http://127.0.0.1:8080", ["http:", "https:"]);
 
   const apiTokens = parseTokens(read("SWITCHYARD_API_TOKENS", ""), problems);
+  const restateIdentityKeys = read("SWITCHYARD_RESTATE_IDENTITY_KEYS", "")
+    .split(",")
+    .map((key) => key.trim())
+    .filter(Boolean);
+  for (const key of restateIdentityKeys) {
+    if (!/^publickeyv1_[1-9A-HJ-NP-Za-km-z]{32,64}$/.test(key)) {
+      problems.push(`SWITCHYARD_RESTATE_IDENTITY_KEYS: "${key}" is not a Restate request identity key (publickeyv1_…, as restate-server logs it at start)`);
+    }
+  }
 
   const platformApex = read("SWITCHYARD_PLATFORM_APEX", "switchyard.app").toLowerCase();
   if (!/^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)+$/.test(platformApex)) {
@@ -138,6 +152,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     restateAdminUrl,
     restateIngressUrl,
     registerWithRestate: bool("SWITCHYARD_REGISTER", true),
+    restateIdentityKeys,
     apiTokens,
     platformApex,
     standbyGraceMs: duration("SWITCHYARD_STANDBY_GRACE", "30m"),

@@ -15,6 +15,11 @@ export function restateServices(deps: WorkflowDeps) {
 /** An h2c server for the Restate endpoint (restate-server speaks HTTP/2 with prior knowledge). */
 export function createRestateEndpointServer(deps: WorkflowDeps): http2.Http2Server {
   return http2.createServer(
-    restate.createEndpointHandler({ services: restateServices(deps), logger: restateLogTransport(deps.logger) }),
+    restate.createEndpointHandler({
+      services: restateServices(deps),
+      logger: restateLogTransport(deps.logger),
+      // With keys configured, only a restate-server holding one of the private keys can invoke us.
+      ...(deps.config.restateIdentityKeys.length > 0 ? { identityKeys: deps.config.restateIdentityKeys } : {}),
+    }),
   );
 }
