@@ -1,3 +1,5 @@
+import { isIP } from "node:net";
+
 // Configuration comes from environment variables only. `loadConfig` validates every value at
 // start and reports every bad one at once, each naming its variable, so an operator fixes a
 // deployment in one pass instead of one crash per typo.
@@ -30,6 +32,10 @@ export interface Config {
   apiTokens: TenantToken[];
   /** Apex under which generated hostnames live; also exempt from the local-domain filter. */
   platformApex: string;
+  /** Addresses an apex custom domain (example.com) points its A/AAAA records at. */
+  apexAddresses: string[];
+  /** How long a removed custom hostname stays reserved for the tenant that removed it. */
+  domainTombstoneMs: number;
   /** Grace period before a previous live deployment goes to standby. */
   standbyGraceMs: number;
   /** How long a deployment waits for its instances to report running. */
@@ -138,6 +144,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (prebuiltImageTemplate && !prebuiltImageTemplate.includes("{sha}")) {
     problems.push("SWITCHYARD_PREBUILT_IMAGE_TEMPLATE: must contain {sha}");
   }
+  const apexAddresses = read("SWITCHYARD_APEX_ADDRESSES", "127.0.0.1").split(",").map((a) => a.trim());
+  for (const address of apexAddresses) {
+    if (isIP(address) === 0) problems.push(`SWITCHYARD_APEX_ADDRESSES: "${address}" is not an IPv4 or IPv6 address`);
+  }
   const logLevel = read("SWITCHYARD_LOG_LEVEL", "info");
   if (!LOG_LEVELS.includes(logLevel)) {
     problems.push(`SWITCHYARD_LOG_LEVEL: "${logLevel}" must be one of ${LOG_LEVELS.join(", ")}`);
@@ -156,6 +166,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     apiTokens,
     platformApex,
     standbyGraceMs: duration("SWITCHYARD_STANDBY_GRACE", "30m"),
+    apexAddresses,
+    domainTombstoneMs: duration("SWITCHYARD_DOMAIN_TOMBSTONE", "7d"),
     instanceReadyTimeoutMs: duration("SWITCHYARD_INSTANCE_READY_TIMEOUT", "10m"),
     regions: [...new Set(regions)],
     prebuiltImageTemplate,

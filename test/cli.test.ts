@@ -119,4 +119,29 @@ describe("switchyard CLI", () => {
     assert.match(badImage.stderr, /invalid_argument: image\.image/);
     assert.doesNotMatch(badImage.stderr, /\n\s+at /, "no stack trace");
   });
+  it("claims a domain, prints the DNS records to create, lists and removes it", async () => {
+    const addArgs = ["domains", "add", "Bücher.example.com", "--workspace", fixture.workspaceId, "--project", fixture.projectId];
+    const added = await cli(app, addArgs);
+    assert.equal(added.code, 0, added.stderr);
+    assert.match(added.stdout, /bücher\.example\.com \(xn--bcher-kva\.example\.com\)\s+pending/);
+    assert.match(added.stdout, /^\s+TXT\s+_switchyard-challenge\.xn--bcher-kva\.example\.com\s+switchyard-verification=[0-9a-v]{32}\s+verification$/m);
+    assert.match(added.stdout, /^\s+CNAME\s+_acme-challenge\.xn--bcher-kva\.example\.com\s+_acme-challenge\.xn--bcher-kva\.example\.com\.\S+\s+acme delegation \(recommended\)$/m);
+    assert.match(added.stdout, /^\s+OwnershipVerified\s+unknown\s+NotCheckedYet/m);
+    const id = /^(dom_\w+)/.exec(added.stdout)?.[1];
+    assert.ok(id, added.stdout);
+
+    const retried = await cli(app, [...addArgs, "--json"]);
+    assert.equal(retried.code, 0, retried.stderr);
+    assert.equal((JSON.parse(retried.stdout) as { domain: { id: string } }).domain.id, id, "a retried add finds its claim");
+
+    const listed = await cli(app, ["domains", "list", "--workspace", fixture.workspaceId]);
+    assert.match(listed.stdout, new RegExp(`^${id}\\s+bücher\\.example\\.com\\s+pending`, "m"));
+    const removed = await cli(app, ["domains", "remove", id]);
+    assert.equal(removed.code, 0, removed.stderr);
+    assert.match(removed.stdout, /xn--bcher-kva\.example\.com removed/);
+
+    const bad = await cli(app, ["domains", "add", "co.uk", "--workspace", fixture.workspaceId, "--project", fixture.projectId]);
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /invalid_argument: hostname: is a public suffix/);
+  });
 });

@@ -11,6 +11,7 @@ import { requestLogInterceptor } from "./requestLog.js";
 import { ctrlService } from "./ctrlService.js";
 import { clusterService } from "./cluster/index.js";
 import { deployService } from "./deploy/index.js";
+import { networkService } from "./network/index.js";
 import { routingService } from "./routing/index.js";
 import type { Ingress } from "../restate/ingress.js";
 import { AcmeService } from "../gen/ctrl/v1/acme_pb.js";
@@ -38,7 +39,7 @@ function routes(deps: ApiDeps) {
     router.service(CtrlService, ctrlService());
     router.service(DeployService, deployService(deps));
     router.service(RoutingService, routingService(deps));
-    router.service(NetworkService, {});
+    router.service(NetworkService, networkService(deps));
     router.service(AcmeService, {});
     router.service(ClusterService, clusterService(deps));
     router.service(OpenApiService, {});

@@ -1,3 +1,4 @@
+import type { DescService } from "@bufbuild/protobuf";
 import { createClient, type Client, type Interceptor } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { DeployService } from "../gen/ctrl/v1/deploy_pb.js";
@@ -7,11 +8,16 @@ export interface ConnectionOptions {
   url?: string;
 }
 
-/**
- * The DeployService client of a pipeline: SWITCHYARD_URL (or --url) and SWITCHYARD_TOKEN from
- * the environment — a token never goes on a command line, where `ps` and CI logs would show it.
- */
+/** The DeployService client of a pipeline. */
 export function deployClient(options: ConnectionOptions): Client<typeof DeployService> {
+  return apiClient(DeployService, options);
+}
+
+/**
+ * A client of one Switchyard service: SWITCHYARD_URL (or --url) and SWITCHYARD_TOKEN from the
+ * environment — a token never goes on a command line, where `ps` and CI logs would show it.
+ */
+export function apiClient<S extends DescService>(service: S, options: ConnectionOptions): Client<S> {
   const token = process.env.SWITCHYARD_TOKEN;
   if (!token) throw new UsageError("SWITCHYARD_TOKEN is not set: export the API token of your tenant");
   const baseUrl = options.url ?? process.env.SWITCHYARD_URL ?? "http://127.0.0.1:8080";
@@ -24,5 +30,5 @@ export function deployClient(options: ConnectionOptions): Client<typeof DeploySe
     req.header.set("authorization", `Bearer ${token}`);
     return next(req);
   };
-  return createClient(DeployService, createConnectTransport({ baseUrl, httpVersion: "1.1", interceptors: [bearer] }));
+  return createClient(service, createConnectTransport({ baseUrl, httpVersion: "1.1", interceptors: [bearer] }));
 }

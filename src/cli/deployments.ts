@@ -2,7 +2,7 @@ import { Command } from "commander";
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import { type Deployment, DeploymentPhase, DeploymentSchema, DeploymentStatus, DeploymentStepStatus, ListDeploymentsResponseSchema } from "../gen/ctrl/v1/deploy_pb.js";
 import { deployClient } from "./client.js";
-import { formatDuration, printJson, runCommand, UsageError } from "./output.js";
+import { age, formatDuration, printJson, runCommand, table, UsageError } from "./output.js";
 
 interface ListOptions {
   project: string;
@@ -90,17 +90,4 @@ function describe(d: Deployment): string {
     ...d.hostnames.map((h) => `    ${h}`),
   ];
   return `${lines.filter(Boolean).join("\n")}\n`;
-}
-
-function table(header: string[], rows: string[][]): string {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  return [header, ...rows].map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join("  ").trimEnd()).join("\n") + "\n";
-}
-
-function age(date: Date): string {
-  const seconds = Math.max(0, Math.round((Date.now() - date.getTime()) / 1000));
-  if (seconds < 120) return `${seconds}s`;
-  if (seconds < 7200) return `${Math.round(seconds / 60)}m`;
-  if (seconds < 172800) return `${Math.round(seconds / 3600)}h`;
-  return `${Math.round(seconds / 86400)}d`;
 }

@@ -46,3 +46,18 @@ export function formatDuration(ms: number): string {
   const minutes = Math.floor(seconds / 60);
   return `${minutes}m${String(Math.round(seconds % 60)).padStart(2, "0")}s`;
 }
+
+/** Left-aligned columns separated by two spaces, with a header row. */
+export function table(header: string[], rows: string[][]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  return [header, ...rows].map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join("  ").trimEnd()).join("\n") + "\n";
+}
+
+/** "45s", "12m", "5h", "3d": how long ago. */
+export function age(date: Date): string {
+  const seconds = Math.max(0, Math.round((Date.now() - date.getTime()) / 1000));
+  if (seconds < 120) return `${seconds}s`;
+  if (seconds < 7200) return `${Math.round(seconds / 60)}m`;
+  if (seconds < 172800) return `${Math.round(seconds / 3600)}h`;
+  return `${Math.round(seconds / 86400)}d`;
+}

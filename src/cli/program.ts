@@ -4,6 +4,7 @@ import { serveCommand } from "./serve.js";
 import { migrateCommand } from "./migrate.js";
 import { deployCommand } from "./deploy.js";
 import { deploymentsCommand } from "./deployments.js";
+import { domainsCommand } from "./domains.js";
 import { promoteCommand, rollbackCommand } from "./liveChanges.js";
 
 /** The `switchyard` command tree. Each subcommand lives in its own file. */
@@ -18,5 +19,6 @@ export function buildProgram(): Command {
   program.addCommand(promoteCommand());
   program.addCommand(rollbackCommand());
   program.addCommand(deploymentsCommand());
+  program.addCommand(domainsCommand());
   return program;
 }

@@ -1,0 +1,18 @@
+import type { ServiceImpl } from "@connectrpc/connect";
+import type { NetworkService } from "../../gen/ctrl/v1/network_pb.js";
+import type { ApiDeps } from "../server.js";
+import { addDomain, getDomain, listDomains, removeDomain } from "./domains.js";
+
+/**
+ * NetworkService, as far as it is built: custom domain claims with their DNS instructions.
+ * Ownership checks (VerifyDomain and the background re-checks), routes, certificates, events
+ * and webhooks are not implemented yet and answer Unimplemented.
+ */
+export function networkService(deps: ApiDeps): Partial<ServiceImpl<typeof NetworkService>> {
+  return {
+    addDomain: addDomain(deps),
+    getDomain: getDomain(deps),
+    listDomains: listDomains(deps),
+    removeDomain: removeDomain(deps),
+  };
+}
