@@ -5,7 +5,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { findBinary } from "./binaries.js";
-import { createDatabase, installDatadir, mariadbdArgs, selectOne } from "./mariadb.js";
+import { installDatadir, mariadbdArgs, selectOne } from "./mariadb.js";
 import { canConnect, choosePort, LOOPBACK } from "./net.js";
 import { ManagedProcess } from "./process.js";
 import { stopLeftoverProcess } from "./stalePid.js";
@@ -65,7 +65,6 @@ export async function startDevMariaDb(dataRoot: string, takenPorts: Set<number>,
     // Generous: after an unclean stop InnoDB replays its redo log first.
     await proc.waitUntil(`TCP connect to ${LOOPBACK}:${port}`, () => canConnect(port), 60_000, 50);
     await proc.waitUntil(`SELECT 1 on ${LOOPBACK}:${port}`, () => selectOne(port), 30_000, 50);
-    await createDatabase(port, "switchyard");
   } catch (error) {
     await proc.stop().catch(() => undefined);
     throw error;
