@@ -34,6 +34,10 @@ export interface Config {
   platformApex: string;
   /** Addresses an apex custom domain (example.com) points its A/AAAA records at. */
   apexAddresses: string[];
+  /** DNS servers ("ip" or "ip:port") ownership checks ask; empty = the system's resolvers. */
+  dnsServers: string[];
+  /** How long one ownership lookup may take before it counts as Unknown. */
+  dnsTimeoutMs: number;
   /** How long a removed custom hostname stays reserved for the tenant that removed it. */
   domainTombstoneMs: number;
   /** Grace period before a previous live deployment goes to standby. */
@@ -148,6 +152,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   for (const address of apexAddresses) {
     if (isIP(address) === 0) problems.push(`SWITCHYARD_APEX_ADDRESSES: "${address}" is not an IPv4 or IPv6 address`);
   }
+  const dnsServers = read("SWITCHYARD_DNS_SERVERS", "").split(",").map((a) => a.trim()).filter(Boolean);
+  for (const server of dnsServers) {
+    const match = /^(?:\[([^\]]+)\]|([^:]+))(?::(\d{1,5}))?$/.exec(server) ?? /^([0-9a-fA-F:]+)$/.exec(server);
+    const address = match?.[1] ?? match?.[2] ?? "";
+    if (!match || isIP(address) === 0 || (match[3] !== undefined && Number(match[3]) > 65535)) {
+      problems.push(`SWITCHYARD_DNS_SERVERS: "${server}" is not an IP address with an optional port (1.1.1.1, 127.0.0.1:5353, [::1]:53)`);
+    }
+  }
   const logLevel = read("SWITCHYARD_LOG_LEVEL", "info");
   if (!LOG_LEVELS.includes(logLevel)) {
     problems.push(`SWITCHYARD_LOG_LEVEL: "${logLevel}" must be one of ${LOG_LEVELS.join(", ")}`);
@@ -168,6 +180,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     standbyGraceMs: duration("SWITCHYARD_STANDBY_GRACE", "30m"),
     apexAddresses,
     domainTombstoneMs: duration("SWITCHYARD_DOMAIN_TOMBSTONE", "7d"),
+    dnsServers,
+    dnsTimeoutMs: duration("SWITCHYARD_DNS_TIMEOUT", "2s"),
     instanceReadyTimeoutMs: duration("SWITCHYARD_INSTANCE_READY_TIMEOUT", "10m"),
     regions: [...new Set(regions)],
     prebuiltImageTemplate,

@@ -10,6 +10,7 @@ import { createApiServer } from "./api/server.js";
 import { closeServer, listen } from "./api/listener.js";
 import { registerEndpoint } from "./restate/admin.js";
 import { connectIngress } from "./restate/ingress.js";
+import { createDnsProbe } from "./dns/dnsProbe.js";
 import { createRestateEndpointServer } from "../workflows/endpoint.js";
 import { PrebuiltImageBuildService } from "./build/prebuiltImages.js";
 
@@ -40,7 +41,8 @@ export async function startSwitchyard(config: Config, logger: Logger): Promise<R
   }
 
   // The API opens last: once it accepts connections, every RPC can reach its workflows.
-  const apiServer: net.Server = createApiServer({ config, logger, db, ingress: connectIngress(config.restateIngressUrl) });
+  const dns = createDnsProbe({ servers: config.dnsServers, timeoutMs: config.dnsTimeoutMs });
+  const apiServer: net.Server = createApiServer({ config, logger, db, ingress: connectIngress(config.restateIngressUrl), dns });
   const apiPort = await listen(apiServer, config.apiPort, config.host);
   logger.info({ url: `http://${config.host}:${apiPort}` }, "connect api listening");
 

@@ -134,6 +134,10 @@ describe("switchyard CLI", () => {
     assert.equal(retried.code, 0, retried.stderr);
     assert.equal((JSON.parse(retried.stdout) as { domain: { id: string } }).domain.id, id, "a retried add finds its claim");
 
+    const verified = await cli(app, ["domains", "verify", id]);
+    assert.equal(verified.code, 1, "exit 1 while the domain is not verified");
+    assert.match(verified.stdout, /^\s+OwnershipVerified\s+(false|unknown)\s+/m);
+
     const listed = await cli(app, ["domains", "list", "--workspace", fixture.workspaceId]);
     assert.match(listed.stdout, new RegExp(`^${id}\\s+bücher\\.example\\.com\\s+pending`, "m"));
     const removed = await cli(app, ["domains", "remove", id]);

@@ -13,7 +13,7 @@ import {
 import { ConditionStatus } from "../gen/ctrl/v1/resources_pb.js";
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import { apiClient } from "./client.js";
-import { printJson, runCommand, table, UsageError } from "./output.js";
+import { EXIT, printJson, runCommand, table, UsageError } from "./output.js";
 
 interface Common {
   json?: boolean;
@@ -62,6 +62,21 @@ export function domainsCommand(): Command {
         const { domain } = await apiClient(NetworkService, options).getDomain({ domainId });
         if (options.json) return printJson(DomainSchema, domain!);
         process.stdout.write(describe(domain!));
+      }),
+    );
+  command
+    .command("verify")
+    .description("check the DNS records now; prints the conditions and what to fix")
+    .argument("<domain>", "domain id")
+    .option("--json", "print the domain as JSON")
+    .option("--url <url>", "API URL (default $SWITCHYARD_URL)")
+    .action((domainId: string, options: Common) =>
+      runCommand(async () => {
+        const { domain } = await apiClient(NetworkService, options).verifyDomain({ domainId });
+        if (options.json) return printJson(DomainSchema, domain!);
+        process.stdout.write(describe(domain!));
+        // A pipeline can wait for ownership with `until switchyard domains verify …; do sleep 30; done`.
+        return domain!.verified ? EXIT.ok : EXIT.failed;
       }),
     );
   command
@@ -117,6 +132,7 @@ function describe(d: Domain): string {
     "",
     "Conditions:",
     table(["TYPE", "STATUS", "REASON", "MESSAGE"], conditions).replace(/^/gm, "  ").trimEnd(),
+    ...(d.diagnoses.length > 0 ? ["", "To fix:", ...d.diagnoses.map((x) => `  - ${x.problem}\n    → ${x.fix}`)] : []),
     "",
   ].join("\n");
 }

@@ -174,6 +174,8 @@ export interface CustomDomainsTable {
   verified_at: Date | null;
   /** JSON array of conditions ({type, status, reason, message, lastTransitionTime}). */
   conditions: JsonText;
+  /** JSON array of {problem, fix} found by the last check. */
+  diagnoses: Generated<JsonText>;
   next_check_at: Date | null;
   check_attempt: Generated<number>;
   removed_at: Date | null;

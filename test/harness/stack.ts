@@ -75,6 +75,8 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
         RESTATE_ADMIN_URL: restate.adminUrl,
         RESTATE_INGRESS_URL: restate.ingressUrl,
         SWITCHYARD_LOG_LEVEL: "warn",
+        // With Pebble, challtestsrv's DNS stands in for the customers' DNS.
+        ...(pebble ? { SWITCHYARD_DNS_SERVERS: pebble.challtestsrv.dnsServer } : {}),
       };
       return { ...env, ...extra };
     },

@@ -6,7 +6,7 @@ import { customDomainName } from "../../domain/customDomainName.js";
 import type { DomainCondition } from "../../domain/domainConditions.js";
 import { requiredRecords, type RecordPurpose, type RecordType } from "../../domain/domainRecords.js";
 import { DnsRecordPurpose, DnsRecordSchema, DnsRecordType, DomainSchema, DomainStatus, type Domain } from "../../gen/ctrl/v1/network_pb.js";
-import { ConditionSchema, ConditionStatus } from "../../gen/ctrl/v1/resources_pb.js";
+import { ConditionSchema, ConditionStatus, DiagnosisSchema } from "../../gen/ctrl/v1/resources_pb.js";
 
 const STATUS: Record<CustomDomain["status"], DomainStatus> = {
   pending: DomainStatus.PENDING,
@@ -56,6 +56,7 @@ export function domainToProto(row: CustomDomain, view: DomainView): Domain {
         lastObservationTime: c.lastObservationTime ? timestampFromDate(new Date(c.lastObservationTime)) : undefined,
       }),
     ),
+    diagnoses: fromJson<{ problem: string; fix: string }[]>(row.diagnoses).map((d) => create(DiagnosisSchema, d)),
     nextCheckTime: row.next_check_at ? timestampFromDate(row.next_check_at) : undefined,
     createTime: timestampFromDate(row.created_at),
     updateTime: timestampFromDate(row.updated_at),

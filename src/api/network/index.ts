@@ -2,11 +2,12 @@ import type { ServiceImpl } from "@connectrpc/connect";
 import type { NetworkService } from "../../gen/ctrl/v1/network_pb.js";
 import type { ApiDeps } from "../server.js";
 import { addDomain, getDomain, listDomains, removeDomain } from "./domains.js";
+import { verifyDomain } from "./verifyDomain.js";
 
 /**
- * NetworkService, as far as it is built: custom domain claims with their DNS instructions.
- * Ownership checks (VerifyDomain and the background re-checks), routes, certificates, events
- * and webhooks are not implemented yet and answer Unimplemented.
+ * NetworkService, as far as it is built: custom domain claims with their DNS instructions and
+ * on-demand ownership checks (VerifyDomain). Background re-checks, routes, certificates, events
+ * and webhooks are not implemented yet; their RPCs answer Unimplemented.
  */
 export function networkService(deps: ApiDeps): Partial<ServiceImpl<typeof NetworkService>> {
   return {
@@ -14,5 +15,6 @@ export function networkService(deps: ApiDeps): Partial<ServiceImpl<typeof Networ
     getDomain: getDomain(deps),
     listDomains: listDomains(deps),
     removeDomain: removeDomain(deps),
+    verifyDomain: verifyDomain(deps),
   };
 }

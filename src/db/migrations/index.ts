@@ -1,9 +1,11 @@
 import type { Migration } from "kysely";
 import * as initial from "./2026_11_22_000_initial.js";
+import * as domainDiagnoses from "./2026_11_23_000_domain_diagnoses.js";
 
 // Every migration, by name. Static imports (no FileMigrationProvider) so the set works under tsx,
 // in bundles and in tests alike. Kysely runs them in name order: add new files with a later
 // date prefix and list them here.
 export const migrations: Record<string, Migration> = {
   "2026_11_22_000_initial": initial,
+  "2026_11_23_000_domain_diagnoses": domainDiagnoses,
 };
