@@ -38,6 +38,12 @@ export interface Config {
   dnsServers: string[];
   /** How long one ownership lookup may take before it counts as Unknown. */
   dnsTimeoutMs: number;
+  /** Delays between ownership checks of an unverified domain (the last one repeats). */
+  domainCheckBackoffMs: number[];
+  /** Delay between ownership checks of a verified domain. */
+  domainRecheckMs: number;
+  /** How long a verified domain may lack every ownership proof before it is detached. */
+  domainLostGraceMs: number;
   /** How long a removed custom hostname stays reserved for the tenant that removed it. */
   domainTombstoneMs: number;
   /** Grace period before a previous live deployment goes to standby. */
@@ -104,6 +110,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       return parseDuration(fallback)!;
     }
     return value;
+  };
+  const durations = (name: string, fallback: string) => {
+    const raw = read(name, fallback);
+    const values = raw.split(",").map((part) => parseDuration(part));
+    if (values.some((v) => v === undefined || v === 0)) {
+      problems.push(`${name}: "${raw}" is not a comma-separated list of non-zero durations (example: 10s,30s,1m)`);
+      return fallback.split(",").map((part) => parseDuration(part)!);
+    }
+    return values as number[];
   };
   const bool = (name: string, fallback: boolean) => {
     const raw = read(name, String(fallback)).toLowerCase();
@@ -182,6 +197,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     domainTombstoneMs: duration("SWITCHYARD_DOMAIN_TOMBSTONE", "7d"),
     dnsServers,
     dnsTimeoutMs: duration("SWITCHYARD_DNS_TIMEOUT", "2s"),
+    domainCheckBackoffMs: durations("SWITCHYARD_DOMAIN_CHECK_BACKOFF", "10s,30s,1m,2m,5m,10m,30m,1h"),
+    domainRecheckMs: duration("SWITCHYARD_DOMAIN_RECHECK", "6h"),
+    domainLostGraceMs: duration("SWITCHYARD_DOMAIN_LOST_GRACE", "72h"),
     instanceReadyTimeoutMs: duration("SWITCHYARD_INSTANCE_READY_TIMEOUT", "10m"),
     regions: [...new Set(regions)],
     prebuiltImageTemplate,

@@ -30,7 +30,8 @@ export async function startSwitchyard(config: Config, logger: Logger): Promise<R
   await waitForDatabase(db, logger);
 
   const builder = new PrebuiltImageBuildService(config.prebuiltImageTemplate);
-  const endpointServer: http2.Http2Server = createRestateEndpointServer({ db, config, logger, builder });
+  const dns = createDnsProbe({ servers: config.dnsServers, timeoutMs: config.dnsTimeoutMs });
+  const endpointServer: http2.Http2Server = createRestateEndpointServer({ db, config, logger, builder, dns });
   const endpointPort = await listen(endpointServer, config.endpointPort, config.host);
   logger.info({ url: `http://${config.host}:${endpointPort}` }, "restate endpoint listening");
 
@@ -41,8 +42,7 @@ export async function startSwitchyard(config: Config, logger: Logger): Promise<R
   }
 
   // The API opens last: once it accepts connections, every RPC can reach its workflows.
-  const dns = createDnsProbe({ servers: config.dnsServers, timeoutMs: config.dnsTimeoutMs });
-  const apiServer: net.Server = createApiServer({ config, logger, db, ingress: connectIngress(config.restateIngressUrl), dns });
+  const apiServer: net.Server = createApiServer({ config, logger, db, ingress: connectIngress(config.restateIngressUrl) });
   const apiPort = await listen(apiServer, config.apiPort, config.host);
   logger.info({ url: `http://${config.host}:${apiPort}` }, "connect api listening");
 

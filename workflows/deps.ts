@@ -3,6 +3,7 @@ import type { Config } from "../src/config.js";
 import type { Database } from "../src/db/schema.js";
 import type { Logger } from "../src/log.js";
 import type { BuildService } from "../src/build/buildService.js";
+import type { DnsProbe } from "../src/dns/dnsProbe.js";
 
 /** What every Restate service of this process is built with. */
 export interface WorkflowDeps {
@@ -10,4 +11,5 @@ export interface WorkflowDeps {
   config: Config;
   logger: Logger;
   builder: BuildService;
+  dns: DnsProbe;
 }

@@ -14,7 +14,6 @@ import { deployService } from "./deploy/index.js";
 import { networkService } from "./network/index.js";
 import { routingService } from "./routing/index.js";
 import type { Ingress } from "../restate/ingress.js";
-import type { DnsProbe } from "../dns/dnsProbe.js";
 import { AcmeService } from "../gen/ctrl/v1/acme_pb.js";
 import { ClusterService } from "../gen/ctrl/v1/cluster_pb.js";
 import { CtrlService } from "../gen/ctrl/v1/ctrl_pb.js";
@@ -29,8 +28,6 @@ export interface ApiDeps {
   db: Kysely<Database>;
   /** Restate ingress: starts workflows and calls the Project object. */
   ingress: Ingress;
-  /** DNS lookups of the custom-domain ownership checks. */
-  dns: DnsProbe;
 }
 
 /**

@@ -8,6 +8,11 @@ export function connectIngress(url: string): Ingress {
   return clients.connect({ url });
 }
 
+/** One-way send options with an idempotency key: a retried send starts nothing twice. */
+export function idempotentSend<I>(key: string) {
+  return clients.rpc.sendOpts<I>({ idempotencyKey: key });
+}
+
 /** Request options carrying the caller's idempotency key, when it gave one. */
 export function idempotent<I, O>(key: string | undefined) {
   return clients.rpc.opts<I, O>(key ? { idempotencyKey: key } : {});

@@ -14,6 +14,7 @@ import { startSwitchyard, type Switchyard } from "../harness/index.js";
 import { startApp, type App } from "../support/app.js";
 import { createProject, deploy, reportInstances, waitForStatus, type ProjectFixture } from "../support/fixtures.js";
 import { assertGatewayBeforeRoute, snapshot } from "../support/routingState.js";
+import { until } from "../support/until.js";
 
 const DEPLOY_STEPS = [
   "load deployment",
@@ -29,15 +30,6 @@ const DEPLOY_STEPS = [
   "mark ready and swap live (activate)",
   "phase finalizing: end",
 ];
-
-async function until(what: string, check: () => Promise<boolean> | boolean, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 /** Counts that must be exactly one per deployment whatever crashed. */
 async function assertExactlyOnce(app: App, fixture: ProjectFixture, deploymentId: string) {

@@ -12,19 +12,10 @@ import { StickyLevel } from "../../src/gen/ctrl/v1/resources_pb.js";
 import { startApp, type App } from "../support/app.js";
 import { createProject, deploy } from "../support/fixtures.js";
 import { assertGatewayBeforeRoute, snapshot } from "../support/routingState.js";
+import { until } from "../support/until.js";
 
 const APEX = "switchyard.test-apex.dev";
 const GRACE_MS = 1500;
-
-async function until<T>(what: string, check: () => Promise<T | undefined | false>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const value = await check();
-    if (value) return value;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 async function desiredStatus(app: App, deploymentId: string): Promise<string> {
   const row = await app.db.selectFrom("deployment_topology").select("desired_status").where("deployment_id", "=", deploymentId).executeTakeFirstOrThrow();

@@ -13,7 +13,7 @@ import { invalidArgument, notFound } from "../errors.js";
 import type { ApiDeps } from "../server.js";
 import { findDeployment, findProject, findWorkspace, requireId } from "../tenancy.js";
 import { textField } from "../validation.js";
-import { scopedKey } from "./liveChanges.js";
+import { scopedKey } from "../idempotency.js";
 import { deploymentsToProto } from "./toProto.js";
 
 const ENV_KEY = /^[A-Za-z_][A-Za-z0-9_]*$/;

@@ -14,6 +14,7 @@ import {
 import { LiveChangeOutcome, ProjectRoutingStateSchema, type ProjectRoutingState } from "../../gen/ctrl/v1/resources_pb.js";
 import type { LiveSwapResult } from "../../routing/liveSwap.js";
 import { idempotent, viaIngress } from "../../restate/ingress.js";
+import { scopedKey } from "../idempotency.js";
 import { projectApi } from "../../../workflows/project.js";
 import { principalOf } from "../auth.js";
 import { fromGateError, invalidArgument, notFound } from "../errors.js";
@@ -89,12 +90,6 @@ async function prepare(db: Kysely<Database>, context: HandlerContext, deployment
   };
 }
 
-/** Idempotency keys are scoped to the tenant and the RPC, so two tenants can never collide. */
-export function scopedKey(context: HandlerContext, rpc: string, key: string): string | undefined {
-  if (key === "") return undefined;
-  if (key.length > 128 || !/^[\x21-\x7e]+$/.test(key)) throw invalidArgument("idempotency_key", "must be 1-128 printable ASCII characters");
-  return `${principalOf(context).tenantId}/${rpc}/${key}`;
-}
 
 const OUTCOME: Record<LiveSwapResult["outcome"], LiveChangeOutcome> = {
   promoted: LiveChangeOutcome.PROMOTED,

@@ -23,6 +23,8 @@ import {
 import { principalOf } from "../auth.js";
 import { invalidArgument, notFound } from "../errors.js";
 import { decodePageToken, encodePageToken } from "../pagination.js";
+import { idempotentSend, viaIngress } from "../../restate/ingress.js";
+import { domainApi } from "../../../workflows/domain.js";
 import type { ApiDeps } from "../server.js";
 import { findProject, findWorkspace, requireId } from "../tenancy.js";
 import { pageSize } from "../validation.js";
@@ -58,7 +60,7 @@ async function findDomain(db: Kysely<Database> | Transaction<Database>, tenantId
   return row;
 }
 
-export function addDomain({ db, config }: ApiDeps) {
+export function addDomain({ db, config, ingress }: ApiDeps) {
   return async (req: AddDomainRequest, context: HandlerContext) => {
     requireId("workspace_id", req.workspaceId);
     requireId("project_id", req.projectId);
@@ -149,6 +151,10 @@ export function addDomain({ db, config }: ApiDeps) {
       ]);
       return trx.selectFrom("custom_domains").selectAll().where("id", "=", id).executeTakeFirstOrThrow();
     });
+    // The first ownership check runs right away; its schedule follows. If restate-server is
+    // unreachable the caller gets Unavailable, and its retry (same idempotency key) finds the
+    // claim and sends again — the send's own key makes it start once.
+    await viaIngress(() => ingress.objectSendClient(domainApi, row.id).verify({}, idempotentSend(`domain-first-check/${row.id}`)));
     return create(AddDomainResponseSchema, { domain: domainToProto(row, config) });
   };
 }
@@ -200,7 +206,7 @@ export function listDomains({ db, config }: ApiDeps) {
   };
 }
 
-export function removeDomain({ db, config }: ApiDeps) {
+export function removeDomain({ db, config, ingress, logger }: ApiDeps) {
   return async (req: RemoveDomainRequest, context: HandlerContext) => {
     requireId("domain_id", req.domainId);
     const { tenantId } = principalOf(context);
@@ -229,6 +235,11 @@ export function removeDomain({ db, config }: ApiDeps) {
         tombstoneExpiresAt: await tombstoneOf(),
       };
     });
+    // Stopping the schedule is a courtesy: a scheduled check finds the domain removed anyway.
+    await ingress
+      .objectSendClient(domainApi, row.id)
+      .stop({}, idempotentSend(`domain-stop/${row.id}`))
+      .catch((error: unknown) => logger.warn({ err: error, domainId: row.id }, "could not stop the domain's checks; the next one will"));
     return create(RemoveDomainResponseSchema, {
       domain: domainToProto(row, config),
       tombstoneExpireTime: tombstoneExpiresAt ? timestampFromDate(tombstoneExpiresAt) : undefined,

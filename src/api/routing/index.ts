@@ -23,7 +23,7 @@ import { idempotent, viaIngress } from "../../restate/ingress.js";
 import { projectApi } from "../../../workflows/project.js";
 import { principalOf } from "../auth.js";
 import { invalidArgument, notFound } from "../errors.js";
-import { scopedKey } from "../deploy/liveChanges.js";
+import { scopedKey } from "../idempotency.js";
 import type { ApiDeps } from "../server.js";
 import { findDeployment, findProject, requireId } from "../tenancy.js";
 

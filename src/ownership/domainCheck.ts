@@ -1,0 +1,166 @@
+import type { Kysely, Transaction } from "kysely";
+import type { Config } from "../config.js";
+import { appendEvents, type NewEvent } from "../db/events.js";
+import { fromJson, toJson, type CustomDomain, type CustomDomainStatus, type Database } from "../db/schema.js";
+import type { DnsProbe } from "../dns/dnsProbe.js";
+import { customDomainName } from "../domain/customDomainName.js";
+import type { DomainCondition } from "../domain/domainConditions.js";
+import { ACME_CHALLENGE_LABEL, acmeDelegationTarget, VERIFICATION_LABEL, verificationValue } from "../domain/domainRecords.js";
+import { evaluateOwnership, type CheckResult, type Expected, type Observation } from "../domain/ownershipCheck.js";
+
+// One ownership check of a custom domain, in two halves so that no row stays locked while DNS
+// answers: observeDomain does the lookups (no transaction), applyDomainCheck then decides under
+// the domain's row lock. Used by the Domain object (workflows/domain.ts) for VerifyDomain and
+// for the background re-checks alike.
+//
+//   proof found, nobody verified ──────────────────► verified            (DomainVerified)
+//   TXT proof, another tenant verified ─────────────► verified, theirs revoked (DomainClaimRevoked to both)
+//   other proof, another tenant verified ───────────► stays pending, with a diagnosis
+//   verified, OwnershipVerified True → False ────────► stays verified     (DomainOwnershipLost)
+//   verified, False for longer than the grace ──────► revoked            (DomainClaimRevoked)
+
+export function expectationsOf(row: CustomDomain, config: Config): Expected {
+  const name = customDomainName(row.hostname, { wildcard: row.wildcard, platformApex: config.platformApex });
+  if ("problem" in name) throw new Error(`stored hostname ${row.hostname} no longer passes its checks: ${name.problem}`);
+  return {
+    hostname: row.hostname,
+    baseHostname: name.baseHostname,
+    apex: name.apex,
+    tls: row.tls,
+    verificationName: `${VERIFICATION_LABEL}.${name.baseHostname}`,
+    verificationValue: verificationValue(row.verification_token),
+    cnameTarget: row.cname_target,
+    delegationName: `${ACME_CHALLENGE_LABEL}.${name.baseHostname}`,
+    delegationTarget: acmeDelegationTarget(row.tenant_id, name.baseHostname, config.platformApex),
+    apexAddresses: config.apexAddresses,
+  };
+}
+
+/** The DNS lookups (and certificate and target lookups) of one check. */
+export async function observeDomain(db: Kysely<Database>, dns: DnsProbe, row: CustomDomain, expected: Expected): Promise<Observation> {
+  const now = new Date();
+  const [verificationTxt, hostnameTxt, mainCname, addresses, delegationCname, delegationTxt, certificate, target] = await Promise.all([
+    dns.txt(expected.verificationName),
+    dns.txt(expected.baseHostname),
+    expected.apex ? Promise.resolve({ kind: "absent" as const }) : dns.cname(expected.hostname),
+    expected.apex ? dns.addresses(expected.baseHostname) : Promise.resolve({ kind: "absent" as const }),
+    dns.cname(expected.delegationName),
+    dns.txt(expected.delegationName),
+    db
+      .selectFrom("certificates")
+      .select("id")
+      .where("hostname", "=", row.hostname)
+      .where("workspace_id", "=", row.workspace_id)
+      .where("status", "=", "issued")
+      .where("not_after", ">", now)
+      .executeTakeFirst(),
+    targetOf(db, row),
+  ]);
+  return { verificationTxt, hostnameTxt, mainCname, addresses, delegationCname, delegationTxt, certificateValid: certificate !== undefined, target };
+}
+
+/** Whether the environment has something to serve: the live deployment in production, a ready one elsewhere. */
+async function targetOf(db: Kysely<Database>, row: CustomDomain): Promise<{ ready: boolean; message: string }> {
+  const environment = await db
+    .selectFrom("environments")
+    .innerJoin("projects", "projects.id", "environments.project_id")
+    .select(["environments.slug", "projects.live_deployment_id"])
+    .where("environments.id", "=", row.environment_id ?? "")
+    .executeTakeFirst();
+  if (!environment) return { ready: false, message: "the domain's environment no longer exists" };
+  if (environment.slug === "production") {
+    return environment.live_deployment_id
+      ? { ready: true, message: `served by live deployment ${environment.live_deployment_id}` }
+      : { ready: false, message: "the project has no live deployment yet" };
+  }
+  const ready = await db.selectFrom("deployments").select("id").where("environment_id", "=", row.environment_id!).where("status", "=", "ready").orderBy("created_at", "desc").executeTakeFirst();
+  return ready ? { ready: true, message: `served by deployment ${ready.id}` } : { ready: false, message: `environment ${environment.slug} has no ready deployment yet` };
+}
+
+export interface CheckInput {
+  domainId: string;
+  expected: Expected;
+  seen: Observation;
+  now: Date;
+  /** How long a verified domain may lack every proof before it is detached. */
+  lostGraceMs: number;
+  /** Checks done since the last reset (VerifyDomain), this one included. */
+  attempt: number;
+  /** When to check next, given the status after this check; null = no more checks. */
+  nextCheckDelayMs: (status: CustomDomainStatus, attempt: number) => number | null;
+}
+
+export interface CheckOutcome {
+  status: CustomDomainStatus;
+  ownership: CheckResult["ownership"];
+  /** Null when no further check is due (removed). */
+  nextCheckInMs: number | null;
+}
+
+/**
+ * Applies one observation under the domain's row lock. A domain that was removed meanwhile is
+ * left alone and gets no further checks.
+ */
+export async function applyDomainCheck(trx: Transaction<Database>, input: CheckInput): Promise<CheckOutcome> {
+  const row = await trx.selectFrom("custom_domains").selectAll().where("id", "=", input.domainId).forUpdate().executeTakeFirst();
+  if (!row || row.status === "removed") return { status: "removed", ownership: "Unknown", nextCheckInMs: null };
+  const previous = fromJson<DomainCondition[]>(row.conditions);
+  const result = evaluateOwnership(input.expected, input.seen, previous, input.now);
+  const events: NewEvent[] = [];
+  const diagnoses = [...result.diagnoses];
+  let status = row.status;
+  let verifiedAt = row.verified_at;
+  const event = (owner: CustomDomain, type: string, payload: object): NewEvent => ({
+    tenantId: owner.tenant_id,
+    workspaceId: owner.workspace_id,
+    type,
+    subject: owner.id,
+    payload: { domainId: owner.id, hostname: owner.hostname, ...payload },
+  });
+
+  if (result.ownership === "True" && (row.status === "pending" || row.status === "revoked")) {
+    const owner = await trx.selectFrom("custom_domains").selectAll().where("verified_hostname", "=", row.hostname).forUpdate().executeTakeFirst();
+    if (owner && !result.proofs.includes("txt")) {
+      diagnoses.push({
+        problem: `${row.hostname} is verified by another account; only the TXT record proves a takeover`,
+        fix: `create the TXT record ${input.expected.verificationName} shown in the required records`,
+      });
+    } else {
+      if (owner) {
+        await trx.updateTable("custom_domains").set({ status: "revoked", verified_at: null }).where("id", "=", owner.id).execute();
+        events.push(event(owner, "DomainClaimRevoked", { reason: "another account proved control with its TXT record" }));
+        events.push(event(row, "DomainClaimRevoked", { revokedDomainId: owner.id, reason: "your TXT proof took the hostname over" }));
+      }
+      status = "verified";
+      verifiedAt = input.now;
+      events.push(event(row, "DomainVerified", { proofs: result.proofs }));
+    }
+  }
+  const ownershipBefore = previous.find((c) => c.type === "OwnershipVerified");
+  const ownershipNow = result.conditions.find((c) => c.type === "OwnershipVerified")!;
+  if (row.status === "verified" && ownershipBefore?.status === "True" && ownershipNow.status === "False") {
+    events.push(event(row, "DomainOwnershipLost", { graceEndsAt: new Date(input.now.getTime() + input.lostGraceMs).toISOString() }));
+  }
+  // Every proof gone (a valid certificate counts as one) for longer than the grace: detach.
+  if (row.status === "verified" && ownershipNow.status === "False" && input.now.getTime() - Date.parse(ownershipNow.lastTransitionTime) >= input.lostGraceMs) {
+    status = "revoked";
+    verifiedAt = null;
+    events.push(event(row, "DomainClaimRevoked", { reason: "ownership lost and not restored within the grace period" }));
+  }
+
+  const nextCheckInMs = input.nextCheckDelayMs(status, input.attempt);
+  await trx
+    .updateTable("custom_domains")
+    .set({
+      status,
+      verified_at: verifiedAt,
+      conditions: toJson(result.conditions),
+      diagnoses: toJson(diagnoses),
+      check_attempt: input.attempt,
+      next_check_at: nextCheckInMs === null ? null : new Date(input.now.getTime() + nextCheckInMs),
+    })
+    .where("id", "=", row.id)
+    .execute();
+  if (events.length > 0) await appendEvents(trx, events);
+  return { status, ownership: result.ownership, nextCheckInMs };
+}
