@@ -21,6 +21,7 @@ import { principalOf } from "../auth.js";
 import { invalidArgument, notFound } from "../errors.js";
 import { requireId } from "../tenancy.js";
 import type { ApiDeps } from "../server.js";
+import { abortableSleep } from "../abortableSleep.js";
 
 // The watch protocol of ClusterService: from version 0, a snapshot of the current state (read in
 // one consistent transaction together with the feed position it reflects), a bootstrap_complete
@@ -215,17 +216,5 @@ function gatewayConfig(body: GatewayConfigBody, version: number, updatedAt: Date
     certificateId: body.certificateId ?? "",
     version: BigInt(version),
     updateTime: timestampFromDate(updatedAt),
-  });
-}
-
-function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(done, ms);
-    signal.addEventListener("abort", done, { once: true });
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    }
   });
 }

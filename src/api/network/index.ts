@@ -3,11 +3,13 @@ import type { NetworkService } from "../../gen/ctrl/v1/network_pb.js";
 import type { ApiDeps } from "../server.js";
 import { addDomain, getDomain, listDomains, removeDomain } from "./domains.js";
 import { verifyDomain } from "./verifyDomain.js";
+import { watchEvents } from "./watchEvents.js";
 
 /**
  * NetworkService, as far as it is built: custom domain claims with their DNS instructions and
- * on-demand ownership checks (VerifyDomain). Background re-checks, routes, certificates, events
- * and webhooks are not implemented yet; their RPCs answer Unimplemented.
+ * ownership checks (VerifyDomain, and the Domain object's background re-checks), and the event
+ * stream (WatchEvents). Routes, certificates and webhooks are not implemented yet; their RPCs
+ * answer Unimplemented.
  */
 export function networkService(deps: ApiDeps): Partial<ServiceImpl<typeof NetworkService>> {
   return {
@@ -16,5 +18,6 @@ export function networkService(deps: ApiDeps): Partial<ServiceImpl<typeof Networ
     listDomains: listDomains(deps),
     removeDomain: removeDomain(deps),
     verifyDomain: verifyDomain(deps),
+    watchEvents: watchEvents(deps),
   };
 }

@@ -1,0 +1,19 @@
+/** Every event type the outbox carries (WatchEvents and webhooks filter by these). */
+export const EVENT_TYPES = [
+  "DeploymentReady",
+  "DeploymentFailed",
+  "DeploymentCancelled",
+  "DeploymentPromoted",
+  "DeploymentRolledBack",
+  "RollbackConfirmed",
+  "DeploymentStandby",
+  "DomainsAssigned",
+  "DomainsSwitched",
+  "DomainAdded",
+  "DomainVerified",
+  "DomainRemoved",
+  "DomainOwnershipLost",
+  "DomainClaimRevoked",
+] as const;
+
+export type EventType = (typeof EVENT_TYPES)[number];
