@@ -44,6 +44,12 @@ export interface Config {
   domainRecheckMs: number;
   /** How long a verified domain may lack every ownership proof before it is detached. */
   domainLostGraceMs: number;
+  /** Waits between the attempts of one webhook delivery; one more attempt than steps, then abandoned. */
+  webhookBackoffMs: number[];
+  /** How often an idle webhook endpoint looks for new events. */
+  webhookPollMs: number;
+  /** How long one webhook POST may take. */
+  webhookTimeoutMs: number;
   /** How long a removed custom hostname stays reserved for the tenant that removed it. */
   domainTombstoneMs: number;
   /** Grace period before a previous live deployment goes to standby. */
@@ -200,6 +206,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     domainCheckBackoffMs: durations("SWITCHYARD_DOMAIN_CHECK_BACKOFF", "10s,30s,1m,2m,5m,10m,30m,1h"),
     domainRecheckMs: duration("SWITCHYARD_DOMAIN_RECHECK", "6h"),
     domainLostGraceMs: duration("SWITCHYARD_DOMAIN_LOST_GRACE", "72h"),
+    webhookBackoffMs: durations("SWITCHYARD_WEBHOOK_BACKOFF", "1s,5s,30s,2m,10m,30m,1h,2h,4h,8h"),
+    webhookPollMs: duration("SWITCHYARD_WEBHOOK_POLL", "2s"),
+    webhookTimeoutMs: duration("SWITCHYARD_WEBHOOK_TIMEOUT", "10s"),
     instanceReadyTimeoutMs: duration("SWITCHYARD_INSTANCE_READY_TIMEOUT", "10m"),
     regions: [...new Set(regions)],
     prebuiltImageTemplate,

@@ -5,12 +5,13 @@ import { restateLogTransport } from "../src/restate/logTransport.js";
 import type { WorkflowDeps } from "./deps.js";
 import { createDeploymentWorkflow } from "./deployment.js";
 import { createDomainObject } from "./domain.js";
+import { createWebhookObject } from "./webhook.js";
 import { createProjectObject } from "./project.js";
 import { systemService } from "./system.js";
 
 /** Every Restate service this process serves; the one place that binds them. */
 export function restateServices(deps: WorkflowDeps) {
-  return [systemService, createProjectObject(deps), createDeploymentWorkflow(deps), createDomainObject(deps)];
+  return [systemService, createProjectObject(deps), createDeploymentWorkflow(deps), createDomainObject(deps), createWebhookObject(deps)];
 }
 
 /** An h2c server for the Restate endpoint (restate-server speaks HTTP/2 with prior knowledge). */

@@ -4,11 +4,12 @@ import type { ApiDeps } from "../server.js";
 import { addDomain, getDomain, listDomains, removeDomain } from "./domains.js";
 import { verifyDomain } from "./verifyDomain.js";
 import { watchEvents } from "./watchEvents.js";
+import { createWebhookEndpoint, deleteWebhookEndpoint, listWebhookDeliveries, listWebhookEndpoints } from "./webhooks.js";
 
 /**
  * NetworkService, as far as it is built: custom domain claims with their DNS instructions and
- * ownership checks (VerifyDomain, and the Domain object's background re-checks), and the event
- * stream (WatchEvents). Routes, certificates and webhooks are not implemented yet; their RPCs
+ * ownership checks (VerifyDomain, and the Domain object's background re-checks), the event
+ * stream (WatchEvents) and webhooks. Routes and certificates are not implemented yet; their RPCs
  * answer Unimplemented.
  */
 export function networkService(deps: ApiDeps): Partial<ServiceImpl<typeof NetworkService>> {
@@ -19,5 +20,9 @@ export function networkService(deps: ApiDeps): Partial<ServiceImpl<typeof Networ
     removeDomain: removeDomain(deps),
     verifyDomain: verifyDomain(deps),
     watchEvents: watchEvents(deps),
+    createWebhookEndpoint: createWebhookEndpoint(deps),
+    listWebhookEndpoints: listWebhookEndpoints(deps),
+    deleteWebhookEndpoint: deleteWebhookEndpoint(deps),
+    listWebhookDeliveries: listWebhookDeliveries(deps),
   };
 }
