@@ -13,7 +13,8 @@
  */
 import * as restate from "@restatedev/restate-sdk";
 import { nextCheckDelayMs } from "../src/domain/checkSchedule.js";
-import { applyDomainCheck, expectationsOf, observeDomain, type CheckOutcome } from "../src/ownership/domainCheck.js";
+import { applyDomainCheck, expectationsOf, observeDomain, unattachedTarget, type CheckOutcome } from "../src/ownership/domainCheck.js";
+import { projectApi } from "./project.js";
 import type { WorkflowDeps } from "./deps.js";
 import { dbStep, step, toTerminal } from "./steps.js";
 
@@ -54,6 +55,13 @@ export function createDomainObject(deps: WorkflowDeps) {
         nextCheckDelayMs: (status, n) => nextCheckDelayMs(schedule, status, n),
       }),
     );
+    if (outcome.status === "verified") {
+      // Proven: the hostname is served by its environment (through the project's lock).
+      const target = await step(ctx, "find serving deployment", () => unattachedTarget(db, ctx.key));
+      if (target) {
+        await ctx.objectClient(projectApi, target.projectId).assignDomains({ deploymentId: target.deploymentId, domains: [{ hostname: target.hostname, sticky: "environment" }] });
+      }
+    }
     if (outcome.nextCheckInMs === null) {
       ctx.clear("schedule");
       return { status: outcome.status, ownership: outcome.ownership, nextCheckAt: null };

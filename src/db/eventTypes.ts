@@ -9,6 +9,7 @@ export const EVENT_TYPES = [
   "DeploymentStandby",
   "DomainsAssigned",
   "DomainsSwitched",
+  "DomainsDetached",
   "DomainAdded",
   "DomainVerified",
   "DomainRemoved",

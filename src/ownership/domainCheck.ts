@@ -7,6 +7,7 @@ import { customDomainName } from "../domain/customDomainName.js";
 import type { DomainCondition } from "../domain/domainConditions.js";
 import { ACME_CHALLENGE_LABEL, acmeDelegationTarget, VERIFICATION_LABEL, verificationValue } from "../domain/domainRecords.js";
 import { evaluateOwnership, type CheckResult, type Expected, type Observation } from "../domain/ownershipCheck.js";
+import { detachHostnames } from "../routing/detachHostnames.js";
 
 // One ownership check of a custom domain, in two halves so that no row stays locked while DNS
 // answers: observeDomain does the lookups (no transaction), applyDomainCheck then decides under
@@ -128,6 +129,8 @@ export async function applyDomainCheck(trx: Transaction<Database>, input: CheckI
     } else {
       if (owner) {
         await trx.updateTable("custom_domains").set({ status: "revoked", verified_at: null }).where("id", "=", owner.id).execute();
+        // The former owner stops serving the name in the same commit.
+        await detachHostnames(trx, { projectId: owner.project_id, hostnames: [owner.hostname], reason: "taken over by another account" });
         events.push(event(owner, "DomainClaimRevoked", { reason: "another account proved control with its TXT record" }));
         events.push(event(row, "DomainClaimRevoked", { revokedDomainId: owner.id, reason: "your TXT proof took the hostname over" }));
       }
@@ -145,6 +148,7 @@ export async function applyDomainCheck(trx: Transaction<Database>, input: CheckI
   if (row.status === "verified" && ownershipNow.status === "False" && input.now.getTime() - Date.parse(ownershipNow.lastTransitionTime) >= input.lostGraceMs) {
     status = "revoked";
     verifiedAt = null;
+    await detachHostnames(trx, { projectId: row.project_id, hostnames: [row.hostname], reason: "ownership lost" });
     events.push(event(row, "DomainClaimRevoked", { reason: "ownership lost and not restored within the grace period" }));
   }
 
@@ -163,4 +167,33 @@ export async function applyDomainCheck(trx: Transaction<Database>, input: CheckI
     .execute();
   if (events.length > 0) await appendEvents(trx, events);
   return { status, ownership: result.ownership, nextCheckInMs };
+}
+
+export interface ServingTarget {
+  projectId: string;
+  deploymentId: string;
+  hostname: string;
+}
+
+/**
+ * Where a verified domain that is not routed yet should point: the live deployment for
+ * production, the newest ready deployment of another environment. Undefined when it is routed
+ * already, not verified, or its environment has nothing to serve yet.
+ */
+export async function unattachedTarget(db: Kysely<Database>, domainId: string): Promise<ServingTarget | undefined> {
+  const row = await db
+    .selectFrom("custom_domains as d")
+    .innerJoin("environments as e", "e.id", "d.environment_id")
+    .innerJoin("projects as p", "p.id", "d.project_id")
+    .select(["d.hostname", "d.project_id", "d.environment_id", "d.status", "e.slug", "p.live_deployment_id"])
+    .where("d.id", "=", domainId)
+    .executeTakeFirst();
+  if (!row || row.status !== "verified") return undefined;
+  const routed = await db.selectFrom("routes").select("id").where("hostname", "=", row.hostname).executeTakeFirst();
+  if (routed) return undefined;
+  const deploymentId =
+    row.slug === "production"
+      ? row.live_deployment_id
+      : (await db.selectFrom("deployments").select("id").where("environment_id", "=", row.environment_id).where("status", "=", "ready").orderBy("created_at", "desc").executeTakeFirst())?.id;
+  return deploymentId ? { projectId: row.project_id, deploymentId, hostname: row.hostname } : undefined;
 }

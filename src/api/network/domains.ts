@@ -29,6 +29,7 @@ import type { ApiDeps } from "../server.js";
 import { findProject, findWorkspace, requireId } from "../tenancy.js";
 import { pageSize } from "../validation.js";
 import { domainToProto } from "./domainToProto.js";
+import { detachHostnames } from "../../routing/detachHostnames.js";
 
 // Custom domain claims (seed 002, invariant one-owner-per-hostname). A claim is per tenant: any
 // number of tenants may hold a pending claim on a hostname, at most one a verified one (a UNIQUE
@@ -217,6 +218,11 @@ export function removeDomain({ db, config, ingress, logger }: ApiDeps) {
       if (domain.status === "removed") return { row: domain, tombstoneExpiresAt: await tombstoneOf() };
       const now = new Date();
       await trx.updateTable("custom_domains").set({ status: "removed", removed_at: now, next_check_at: null }).where("id", "=", domain.id).execute();
+      // Nothing of it stays behind: routes and gateway config (only a verified claim has them),
+      // ACME challenges, and this workspace's certificates (with their key material) for the name.
+      if (domain.status === "verified") await detachHostnames(trx, { projectId: domain.project_id, hostnames: [domain.hostname], reason: "domain removed" });
+      await trx.deleteFrom("acme_challenges").where("hostname", "=", domain.hostname).where("custom_domain_id", "=", domain.id).execute();
+      await trx.deleteFrom("certificates").where("hostname", "=", domain.hostname).where("workspace_id", "=", domain.workspace_id).execute();
       // Only a proven owner reserves the name: a pending claim that is dropped must not let a
       // squatter block the real owner.
       if (domain.status === "verified") {
