@@ -8,9 +8,10 @@ import { sql } from "kysely";
 import { DnsRecordPurpose, DnsRecordType, DomainStatus, NetworkService } from "../../src/gen/ctrl/v1/network_pb.js";
 import { ConditionStatus } from "../../src/gen/ctrl/v1/resources_pb.js";
 import { startApp, type App } from "../support/app.js";
+import { REFUSED_HOSTNAMES } from "../support/badHostnames.js";
 import { createProject, type ProjectFixture } from "../support/fixtures.js";
 
-const APEX = "switchyard.test-apex.dev";
+const APEX = "switchyard.app"; // the apex of the shared bad-hostname table
 
 async function codeOf(call: Promise<unknown>): Promise<string> {
   try {
@@ -31,7 +32,7 @@ describe("custom domains", () => {
   let acme: ProjectFixture;
   let globex: ProjectFixture;
   before(async () => {
-    app = await startApp({ env: { SWITCHYARD_APEX_ADDRESSES: "192.0.2.10,2001:db8::10", SWITCHYARD_DOMAIN_TOMBSTONE: "1h" } });
+    app = await startApp({ env: { SWITCHYARD_APEX_ADDRESSES: "192.0.2.10,2001:db8::10", SWITCHYARD_DOMAIN_TOMBSTONE: "1h", SWITCHYARD_PLATFORM_APEX: APEX } });
     acme = await createProject(app, "acme");
     globex = await createProject(app, "globex");
   });
@@ -190,6 +191,20 @@ describe("custom domains", () => {
       assert.equal(Code[error.code], code, `${label}: ${error.rawMessage}`);
       assert.match(error.rawMessage, message, label);
       assert.doesNotMatch(error.rawMessage, /sql|select|insert|at .*\.ts:\d+/i, `${label}: no SQL or stack trace`);
+    }
+    assert.equal(await domainRows(app), before, "nothing was written");
+  });
+  it(`refuses each of ${REFUSED_HOSTNAMES.length} bad hostnames with InvalidArgument naming the field, writing nothing`, async () => {
+    const before = await domainRows(app);
+    for (const [hostname, problem, wildcard] of REFUSED_HOSTNAMES) {
+      const error = await add(acme, hostname, { wildcard: wildcard ?? false }).then(
+        () => undefined,
+        (e: unknown) => ConnectError.from(e),
+      );
+      assert.ok(error, `${JSON.stringify(hostname)} was accepted`);
+      assert.equal(Code[error.code], "InvalidArgument", JSON.stringify(hostname));
+      assert.match(error.rawMessage, /^hostname: /, JSON.stringify(hostname));
+      assert.match(error.rawMessage, problem, JSON.stringify(hostname));
     }
     assert.equal(await domainRows(app), before, "nothing was written");
   });

@@ -2,56 +2,10 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { customDomainName } from "../../src/domain/customDomainName.js";
 import { acmeDelegationTarget, cnameTarget, requiredRecords } from "../../src/domain/domainRecords.js";
+import { REFUSED_HOSTNAMES as REFUSED } from "../support/badHostnames.js";
 
 const APEX = "switchyard.app";
 const check = (input: string, wildcard = false) => customDomainName(input, { wildcard, platformApex: APEX });
-
-// Each refused name with a fragment of the problem it must report.
-const REFUSED: [input: string, problem: RegExp, wildcard?: boolean][] = [
-  ["", /is required/],
-  ["   ", /is required/],
-  ["https://api.example.com", /without a scheme/],
-  ["http://example.com/", /without a scheme/],
-  ["ftp://example.com", /without a scheme/],
-  ["api.example.com/path", /without a path/],
-  ["example.com/", /without a path/],
-  ["api.example.com:443", /port/],
-  ["api.example.com:", /port/],
-  ["*.example.com", /is a wildcard; set wildcard/],
-  ["example.com", /must start with "\*\." when wildcard/, true],
-  ["*.*.example.com", /wildcard|invalid label/, true],
-  ["api.*.example.com", /invalid label/],
-  ["1.2.3.4", /not an IP address/],
-  ["255.255.255.255", /not an IP address/],
-  ["::1", /not an IP address|port/],
-  ["[2001:db8::1]", /not an IP address/],
-  ["2001:db8::1", /not an IP address|port/],
-  ["api.example.com.", /end with a dot/],
-  [".example.com", /empty label/],
-  ["api..example.com", /empty label/],
-  [`${"a".repeat(64)}.example.com`, /label longer than 63/],
-  [`${"a".repeat(63)}.${"b".repeat(63)}.${"c".repeat(63)}.${"d".repeat(57)}.example.com`, /longer than 253/],
-  ["x".repeat(2000), /longer than 253/],
-  ["-api.example.com", /invalid label/],
-  ["api-.example.com", /invalid label/],
-  ["api example.com", /not a valid hostname|invalid label/],
-  ["api!.example.com", /not a valid hostname|invalid label/],
-  ["api_1.example.com", /underscores/],
-  ["_acme-challenge.example.com", /underscores/],
-  ["localhost", /local name|two labels/],
-  ["app.localhost", /local name/],
-  ["printer.local", /local name/],
-  ["web.test", /local name/],
-  ["com", /two labels|public suffix/],
-  ["co.uk", /public suffix/],
-  ["github.io", /public suffix/],
-  ["*.co.uk", /public suffix/, true],
-  ["example.invalidtld", /not under a known public suffix/],
-  ["intranet.corp", /not under a known public suffix/],
-  ["switchyard.app", /platform domain/],
-  ["web-acme.switchyard.app", /platform domain/],
-  ["WEB.Switchyard.App", /platform domain/],
-];
 
 describe("custom domain names", () => {
   for (const [input, problem, wildcard] of REFUSED) {
