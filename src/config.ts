@@ -38,6 +38,8 @@ export interface Config {
   dnsServers: string[];
   /** How long one ownership lookup may take before it counts as Unknown. */
   dnsTimeoutMs: number;
+  /** Issuer domains of the ACME CA as CAA records name it; a CAA set without them is diagnosed. */
+  caaIdentities: string[];
   /** Delays between ownership checks of an unverified domain (the last one repeats). */
   domainCheckBackoffMs: number[];
   /** Delay between ownership checks of a verified domain. */
@@ -203,6 +205,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     domainTombstoneMs: duration("SWITCHYARD_DOMAIN_TOMBSTONE", "7d"),
     dnsServers,
     dnsTimeoutMs: duration("SWITCHYARD_DNS_TIMEOUT", "2s"),
+    caaIdentities: read("SWITCHYARD_ACME_CAA_IDENTITIES", "letsencrypt.org").split(",").map((i) => i.trim().toLowerCase()).filter(Boolean),
     domainCheckBackoffMs: durations("SWITCHYARD_DOMAIN_CHECK_BACKOFF", "10s,30s,1m,2m,5m,10m,30m,1h"),
     domainRecheckMs: duration("SWITCHYARD_DOMAIN_RECHECK", "6h"),
     domainLostGraceMs: duration("SWITCHYARD_DOMAIN_LOST_GRACE", "72h"),

@@ -6,8 +6,15 @@ import { Resolver } from "node:dns/promises";
 
 export type Lookup<T> = { kind: "found"; values: T[] } | { kind: "absent" } | { kind: "unknown"; reason: string };
 
+export interface CaaRecord {
+  tag: "issue" | "issuewild";
+  value: string;
+}
+
 export interface DnsProbe {
   txt(name: string): Promise<Lookup<string>>;
+  /** The issue/issuewild CAA records at exactly `name`. */
+  caa(name: string): Promise<Lookup<CaaRecord>>;
   cname(name: string): Promise<Lookup<string>>;
   addresses(name: string): Promise<Lookup<string>>;
 }
@@ -35,6 +42,13 @@ export function createDnsProbe(opts: { servers: readonly string[]; timeoutMs: nu
   return {
     txt: (name) => lookup(async () => (await resolver.resolveTxt(name)).map((chunks) => chunks.join(""))),
     cname: (name) => lookup(async () => (await resolver.resolveCname(name)).map(lower)),
+    caa: (name) =>
+      lookup(async () =>
+        (await resolver.resolveCaa(name)).flatMap((record): CaaRecord[] => [
+          ...(record.issue !== undefined ? [{ tag: "issue" as const, value: record.issue }] : []),
+          ...(record.issuewild !== undefined ? [{ tag: "issuewild" as const, value: record.issuewild }] : []),
+        ]),
+      ),
     async addresses(name) {
       const [v4, v6] = await Promise.all([lookup(() => resolver.resolve4(name)), lookup(() => resolver.resolve6(name))]);
       if (v4.kind === "unknown") return v4;

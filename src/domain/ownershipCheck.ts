@@ -1,4 +1,4 @@
-import type { Lookup } from "../dns/dnsProbe.js";
+import type { CaaRecord, Lookup } from "../dns/dnsProbe.js";
 import type { ConditionState, ConditionType, DomainCondition } from "./domainConditions.js";
 
 // One ownership check of a custom domain, as pure logic: what DNS said (and whether a valid
@@ -20,6 +20,9 @@ export interface Expected {
   delegationName: string;
   delegationTarget: string | undefined;
   apexAddresses: readonly string[];
+  /** Issuer domains of the configured CA as CAA records name it, e.g. "letsencrypt.org". */
+  caaIdentities: readonly string[];
+  wildcard: boolean;
 }
 
 export interface Observation {
@@ -33,6 +36,8 @@ export interface Observation {
   delegationTxt: Lookup<string>;
   certificateValid: boolean;
   target: { ready: boolean; message: string };
+  /** The CAA set that applies (RFC 8659: the closest name up the tree that has one); absent for HTTP-only domains. */
+  caa?: { name: string; records: CaaRecord[] };
 }
 
 export interface Diagnosis {
@@ -190,6 +195,19 @@ function diagnose(expected: Expected, seen: Observation, proofs: readonly Proof[
       problem: `${expected.delegationName} has ${leftovers.length} TXT record(s) and no CNAME; they conflict with certificate issuance through Switchyard`,
       fix: `delete the TXT records at ${expected.delegationName} and create CNAME ${expected.delegationName} → ${expected.delegationTarget ?? "(unavailable)"}`,
     });
+  }
+  if (expected.tls && seen.caa) {
+    // A wildcard certificate is governed by issuewild when the set has any, else by issue.
+    const wild = seen.caa.records.filter((r) => r.tag === "issuewild");
+    const governing = expected.wildcard && wild.length > 0 ? wild : seen.caa.records.filter((r) => r.tag === "issue");
+    const issuers = governing.map((r) => r.value.split(";")[0]!.trim().toLowerCase());
+    if (governing.length > 0 && !issuers.some((issuer) => expected.caaIdentities.includes(issuer))) {
+      const tag = governing[0]!.tag;
+      diagnoses.push({
+        problem: `the CAA records at ${seen.caa.name} allow only ${issuers.map((i) => i || "no CA").join(", ")} to issue certificates, not ${expected.caaIdentities.join(" or ")}`,
+        fix: `add the CAA record ${seen.caa.name} CAA 0 ${tag} "${expected.caaIdentities[0]}"`,
+      });
+    }
   }
   if (proofs.length === 0 && seen.verificationTxt.kind === "found") {
     diagnoses.push({

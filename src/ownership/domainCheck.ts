@@ -2,7 +2,8 @@ import type { Kysely, Transaction } from "kysely";
 import type { Config } from "../config.js";
 import { appendEvents, type NewEvent } from "../db/events.js";
 import { fromJson, toJson, type CustomDomain, type CustomDomainStatus, type Database } from "../db/schema.js";
-import type { DnsProbe } from "../dns/dnsProbe.js";
+import { parse } from "tldts";
+import type { CaaRecord, DnsProbe } from "../dns/dnsProbe.js";
 import { customDomainName } from "../domain/customDomainName.js";
 import type { DomainCondition } from "../domain/domainConditions.js";
 import { ACME_CHALLENGE_LABEL, acmeDelegationTarget, VERIFICATION_LABEL, verificationValue } from "../domain/domainRecords.js";
@@ -34,6 +35,8 @@ export function expectationsOf(row: CustomDomain, config: Config): Expected {
     delegationName: `${ACME_CHALLENGE_LABEL}.${name.baseHostname}`,
     delegationTarget: acmeDelegationTarget(row.tenant_id, name.baseHostname, config.platformApex),
     apexAddresses: config.apexAddresses,
+    caaIdentities: config.caaIdentities,
+    wildcard: row.wildcard,
   };
 }
 
@@ -57,7 +60,19 @@ export async function observeDomain(db: Kysely<Database>, dns: DnsProbe, row: Cu
       .executeTakeFirst(),
     targetOf(db, row),
   ]);
-  return { verificationTxt, hostnameTxt, mainCname, addresses, delegationCname, delegationTxt, certificateValid: certificate !== undefined, target };
+  const caa = expected.tls ? await applicableCaa(dns, expected.baseHostname) : undefined;
+  return { verificationTxt, hostnameTxt, mainCname, addresses, delegationCname, delegationTxt, certificateValid: certificate !== undefined, target, ...(caa ? { caa } : {}) };
+}
+
+/** RFC 8659: the CAA set of the closest name, from the hostname up to its registrable domain, that has one. */
+async function applicableCaa(dns: DnsProbe, hostname: string): Promise<{ name: string; records: CaaRecord[] } | undefined> {
+  const registrable = parse(hostname, { allowPrivateDomains: true }).domain ?? hostname;
+  for (let name = hostname; ; name = name.slice(name.indexOf(".") + 1)) {
+    const found = await dns.caa(name);
+    if (found.kind === "found") return { name, records: found.values };
+    // An undecided lookup diagnoses nothing: better no advice than wrong advice.
+    if (found.kind === "unknown" || name === registrable || !name.includes(".")) return undefined;
+  }
 }
 
 /** Whether the environment has something to serve: the live deployment in production, a ready one elsewhere. */

@@ -85,6 +85,12 @@ describe("domain verification over real DNS", () => {
     const stored = await app.client(NetworkService, "acme").getDomain({ domainId: domain.id });
     assert.deepEqual(stored.domain?.diagnoses, checked.diagnoses, "GetDomain shows the last check's diagnoses");
 
+    // CAA is looked up from the hostname up to its registrable domain; the closest set applies.
+    await dns().addCaa("eu.example.com", [{ tag: "issue", value: "otherca.example" }]);
+    const caa = await verify("acme", domain);
+    assert.match(caa.diagnoses.map((d) => d.problem).join("\n"), /CAA records at eu\.example\.com allow only otherca\.example/);
+    await dns().clearCaa("eu.example.com");
+
     // A TXT record and a CNAME cannot share a name, so the misplaced token gets its own domain.
     const misplaced = await add(acme, "misplaced.example.com");
     await dns().addTxt(misplaced.hostname, record(misplaced, DnsRecordPurpose.VERIFICATION).value);

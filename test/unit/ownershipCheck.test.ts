@@ -15,6 +15,8 @@ const expected: Expected = {
   delegationName: "_acme-challenge.example.com",
   delegationTarget: "_acme-challenge.example.com.d1.acme.switchyard.app",
   apexAddresses: ["192.0.2.10"],
+  caaIdentities: ["letsencrypt.org"],
+  wildcard: false,
 };
 const absent: Lookup<string> = { kind: "absent" };
 const unknown: Lookup<string> = { kind: "unknown", reason: "DNS timeout" };
@@ -78,5 +80,16 @@ describe("ownership check", () => {
     assert.match(appended.diagnoses[0]!.fix, /trailing dot/);
     const leftovers = evaluateOwnership(expected, seen({ delegationTxt: { kind: "found", values: ["old-token"] } }), [], t1);
     assert.match(leftovers.diagnoses[0]!.problem, /1 TXT record\(s\) and no CNAME/);
+  });
+  it("diagnoses CAA records that forbid the configured CA, and accepts ones that allow it", () => {
+    const tls = { ...expected, tls: true };
+    const forbidding = evaluateOwnership(tls, seen({ caa: { name: "example.com", records: [{ tag: "issue", value: "otherca.example; account=1" }] } }), [], t1);
+    assert.match(forbidding.diagnoses[0]!.problem, /CAA records at example\.com allow only otherca\.example .*not letsencrypt\.org/);
+    assert.equal(forbidding.diagnoses[0]!.fix, 'add the CAA record example.com CAA 0 issue "letsencrypt.org"');
+    const allowing = evaluateOwnership(tls, seen({ caa: { name: "example.com", records: [{ tag: "issue", value: "letsencrypt.org" }] } }), [], t1);
+    assert.deepEqual(allowing.diagnoses, []);
+    const wildcardOnly = evaluateOwnership({ ...tls, wildcard: true }, seen({ caa: { name: "example.com", records: [{ tag: "issue", value: "letsencrypt.org" }, { tag: "issuewild", value: ";" }] } }), [], t1);
+    assert.match(wildcardOnly.diagnoses[0]!.problem, /allow only no CA/);
+    assert.deepEqual(evaluateOwnership(expected, seen({ caa: { name: "example.com", records: [{ tag: "issue", value: "otherca.example" }] } }), [], t1).diagnoses, [], "HTTP-only needs no CA");
   });
 });
