@@ -19,6 +19,8 @@ import { swapLive, type LiveSwapResult } from "../src/routing/liveSwap.js";
 import { standbyDeployment } from "../src/routing/standby.js";
 import { revertAssignment, switchDomains, type SwitchDomainsResult } from "../src/routing/switchDomains.js";
 import { finishDeployment, type DeploymentContext } from "../src/db/deployments.js";
+import { addNetworkRoute, removeNetworkRoute, updateNetworkRoute, type AddRouteInput, type RouteUpdate } from "../src/routing/networkRoutes.js";
+import type { NetworkRoute } from "../src/db/schema.js";
 import type { WorkflowDeps } from "./deps.js";
 import { dbStep } from "./steps.js";
 
@@ -114,6 +116,15 @@ export function createProjectObject(deps: WorkflowDeps) {
         req: { deploymentId: string; previous: AssignDomainsResult["previous"] },
       ): Promise<{ reverted: string[] }> =>
         dbStep(ctx, "revert domains", db, (trx) => revertAssignment(trx, { projectId: ctx.key, ...req, platformApex: apex })),
+
+      addRoute: async (ctx: restate.ObjectContext, req: Omit<AddRouteInput, "projectId" | "platformApex">): Promise<NetworkRoute> =>
+        dbStep(ctx, "add route", db, (trx) => addNetworkRoute(trx, { ...req, projectId: ctx.key, platformApex: apex })),
+
+      updateRoute: async (ctx: restate.ObjectContext, req: Omit<RouteUpdate, "platformApex">): Promise<NetworkRoute> =>
+        dbStep(ctx, "update route", db, (trx) => updateNetworkRoute(trx, { ...req, platformApex: apex })),
+
+      removeRoute: async (ctx: restate.ObjectContext, req: { routeId: string }): Promise<{ version: number }> =>
+        dbStep(ctx, "remove route", db, async (trx) => ({ version: await removeNetworkRoute(trx, { routeId: req.routeId, platformApex: apex }) })),
 
       /**
        * Delayed call scheduled by a swap. It acts only while its token is still the scheduled one:

@@ -6,7 +6,7 @@ import { GateError, type GateCode } from "../src/domain/gates.js";
 import { killAfterStepIfRequested } from "../src/faults.js";
 
 /** HTTP status carried by a TerminalError; the ingress hands it to the API, which maps it back. */
-const STATUS_OF: Record<GateCode, number> = { invalid_argument: 400, not_found: 404, failed_precondition: 412 };
+const STATUS_OF: Record<GateCode, number> = { invalid_argument: 400, not_found: 404, already_exists: 409, failed_precondition: 412, resource_exhausted: 429 };
 
 /** A rule violation is final: Restate must not retry it. Everything else is retried. */
 export function toTerminal(error: unknown): unknown {

@@ -4,7 +4,9 @@ import { GateError, type GateCode } from "../domain/gates.js";
 const CODE_OF_GATE: Record<GateCode, Code> = {
   invalid_argument: Code.InvalidArgument,
   not_found: Code.NotFound,
+  already_exists: Code.AlreadyExists,
   failed_precondition: Code.FailedPrecondition,
+  resource_exhausted: Code.ResourceExhausted,
 };
 
 /** InvalidArgument whose message starts with the offending field, e.g. `image.port: …`. */

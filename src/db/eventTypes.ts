@@ -15,6 +15,7 @@ export const EVENT_TYPES = [
   "DomainRemoved",
   "DomainOwnershipLost",
   "DomainClaimRevoked",
+  "RouteChanged",
 ] as const;
 
 export type EventType = (typeof EVENT_TYPES)[number];

@@ -4,7 +4,7 @@
  * lock (the truth), so both answer with the same code and message.
  */
 
-export type GateCode = "invalid_argument" | "not_found" | "failed_precondition";
+export type GateCode = "invalid_argument" | "not_found" | "already_exists" | "failed_precondition" | "resource_exhausted";
 
 export class GateError extends Error {
   constructor(

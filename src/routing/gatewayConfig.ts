@@ -15,6 +15,19 @@ export interface GatewayConfigBody {
   /** Running instances of the deployment, per region. */
   upstreams: { region: string; address: string }[];
   certificateId: string | null;
+  /** Weighted path rules (NetworkService routes), longest path first; absent when none. */
+  rules?: TrafficRuleBody[];
+}
+
+export interface TrafficRuleBody {
+  routeId: string;
+  path: string;
+  deploymentId: string;
+  port: number;
+  protocol: string;
+  weight: number;
+  stripPrefix: boolean;
+  upstreams: { region: string; address: string }[];
 }
 
 /** A deployment as routing needs it: what the gates check and what its gateway configs carry. */
@@ -72,6 +85,7 @@ export async function upsertGatewayConfigs(
     .where("status", "=", "issued")
     .execute();
   const certificateOf = new Map(certificates.map((c) => [c.hostname, c.id]));
+  const rulesOf = await trafficRules(trx, target, served);
   const bodies: GatewayConfigBody[] = served.map((hostname) => ({
     hostname,
     workspaceId: target.workspaceId,
@@ -80,6 +94,7 @@ export async function upsertGatewayConfigs(
     port: target.port,
     upstreams: target.upstreams,
     certificateId: certificateOf.get(hostname) ?? null,
+    ...(rulesOf.has(hostname) ? { rules: rulesOf.get(hostname)! } : {}),
   }));
   const versions = await appendChanges(
     trx,
@@ -106,4 +121,47 @@ export async function upsertGatewayConfigs(
     }))
     .execute();
   return { hostnames: served, lastVersion: versions.at(-1)! };
+}
+
+/**
+ * The NetworkService routes of `hostnames` (one query over the project's routes, plus one for
+ * the instances of the deployments they name), by hostname, longest path first. A route without
+ * a deployment follows the hostname's own.
+ */
+async function trafficRules(trx: Transaction<Database>, target: DeploymentTarget, hostnames: readonly string[]): Promise<Map<string, TrafficRuleBody[]>> {
+  const wanted = new Set(hostnames);
+  const routes = (await trx.selectFrom("network_routes").selectAll().where("project_id", "=", target.projectId).execute()).filter((r) => wanted.has(r.hostname));
+  const rules = new Map<string, TrafficRuleBody[]>();
+  if (routes.length === 0) return rules;
+  const others = [...new Set(routes.map((r) => r.deployment_id).filter((id): id is string => id !== null && id !== target.id))];
+  const upstreamsOf = new Map<string, { region: string; address: string }[]>([[target.id, target.upstreams]]);
+  if (others.length > 0) {
+    const instances = await trx
+      .selectFrom("instances")
+      .select(["deployment_id", "region", "address"])
+      .where("deployment_id", "in", others)
+      .where("status", "=", "running")
+      .orderBy("region")
+      .orderBy("id")
+      .execute();
+    for (const id of others) upstreamsOf.set(id, []);
+    for (const i of instances) if (i.address) upstreamsOf.get(i.deployment_id)!.push({ region: i.region, address: i.address });
+  }
+  for (const route of routes) {
+    const deploymentId = route.deployment_id ?? target.id;
+    const list = rules.get(route.hostname) ?? [];
+    list.push({
+      routeId: route.id,
+      path: route.path,
+      deploymentId,
+      port: route.port,
+      protocol: route.protocol,
+      weight: route.weight,
+      stripPrefix: route.strip_prefix,
+      upstreams: upstreamsOf.get(deploymentId) ?? [],
+    });
+    rules.set(route.hostname, list);
+  }
+  for (const list of rules.values()) list.sort((a, b) => b.path.length - a.path.length || a.path.localeCompare(b.path) || a.routeId.localeCompare(b.routeId));
+  return rules;
 }

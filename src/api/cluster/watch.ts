@@ -1,5 +1,4 @@
 import { create } from "@bufbuild/protobuf";
-import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, type HandlerContext } from "@connectrpc/connect";
 import type { Kysely } from "kysely";
 import { fromJson, type Database } from "../../db/schema.js";
@@ -15,13 +14,13 @@ import {
   type WatchGatewayConfigsResponse,
   WatchGatewayConfigsResponseSchema,
 } from "../../gen/ctrl/v1/cluster_pb.js";
-import { GatewayConfigSchema } from "../../gen/ctrl/v1/resources_pb.js";
 import type { GatewayConfigBody } from "../../routing/gatewayConfig.js";
 import { principalOf } from "../auth.js";
 import { invalidArgument, notFound } from "../errors.js";
 import { requireId } from "../tenancy.js";
 import type { ApiDeps } from "../server.js";
 import { abortableSleep } from "../abortableSleep.js";
+import { gatewayConfigToProto } from "../gatewayConfigToProto.js";
 
 // The watch protocol of ClusterService: from version 0, a snapshot of the current state (read in
 // one consistent transaction together with the feed position it reflects), a bootstrap_complete
@@ -56,7 +55,7 @@ export function watchGatewayConfigs(deps: ApiDeps) {
       for (const row of snapshot.rows) {
         yield create(WatchGatewayConfigsResponseSchema, {
           version: BigInt(row.version),
-          change: { case: "upsert", value: gatewayConfig(fromJson<GatewayConfigBody>(row.config), Number(row.version), row.updated_at) },
+          change: { case: "upsert", value: gatewayConfigToProto(fromJson<GatewayConfigBody>(row.config), Number(row.version), row.updated_at) },
         });
       }
       yield create(WatchGatewayConfigsResponseSchema, {
@@ -70,7 +69,7 @@ export function watchGatewayConfigs(deps: ApiDeps) {
         version: BigInt(change.version),
         change: change.deleted
           ? { case: "tombstone", value: { hostname: change.resourceKey } }
-          : { case: "upsert", value: gatewayConfig(change.payload as GatewayConfigBody, change.version, change.createdAt) },
+          : { case: "upsert", value: gatewayConfigToProto(change.payload as GatewayConfigBody, change.version, change.createdAt) },
       });
     }
   };
@@ -205,16 +204,3 @@ function deploymentState(row: TopologyRow) {
   });
 }
 
-function gatewayConfig(body: GatewayConfigBody, version: number, updatedAt: Date) {
-  return create(GatewayConfigSchema, {
-    hostname: body.hostname,
-    workspaceId: body.workspaceId,
-    projectId: body.projectId,
-    deploymentId: body.deploymentId,
-    port: body.port ?? 0,
-    upstreams: body.upstreams,
-    certificateId: body.certificateId ?? "",
-    version: BigInt(version),
-    updateTime: timestampFromDate(updatedAt),
-  });
-}

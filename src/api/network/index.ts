@@ -4,13 +4,14 @@ import type { ApiDeps } from "../server.js";
 import { addDomain, getDomain, listDomains, removeDomain } from "./domains.js";
 import { verifyDomain } from "./verifyDomain.js";
 import { watchEvents } from "./watchEvents.js";
+import { addRoute, listRoutes, removeRoute, updateRoute } from "./routes.js";
 import { createWebhookEndpoint, deleteWebhookEndpoint, listWebhookDeliveries, listWebhookEndpoints } from "./webhooks.js";
 
 /**
  * NetworkService, as far as it is built: custom domain claims with their DNS instructions and
  * ownership checks (VerifyDomain, and the Domain object's background re-checks), the event
- * stream (WatchEvents) and webhooks. Routes and certificates are not implemented yet; their RPCs
- * answer Unimplemented.
+ * stream (WatchEvents), webhooks, and weighted traffic routes. Certificates are not implemented
+ * yet; their RPCs answer Unimplemented.
  */
 export function networkService(deps: ApiDeps): Partial<ServiceImpl<typeof NetworkService>> {
   return {
@@ -20,6 +21,10 @@ export function networkService(deps: ApiDeps): Partial<ServiceImpl<typeof Networ
     removeDomain: removeDomain(deps),
     verifyDomain: verifyDomain(deps),
     watchEvents: watchEvents(deps),
+    addRoute: addRoute(deps),
+    updateRoute: updateRoute(deps),
+    removeRoute: removeRoute(deps),
+    listRoutes: listRoutes(deps),
     createWebhookEndpoint: createWebhookEndpoint(deps),
     listWebhookEndpoints: listWebhookEndpoints(deps),
     deleteWebhookEndpoint: deleteWebhookEndpoint(deps),

@@ -17,7 +17,8 @@ import {
   SwitchDomainsResponseSchema,
   type FrontlineRoute,
 } from "../../gen/ctrl/v1/routing_pb.js";
-import { GatewayConfigSchema, StickyLevel } from "../../gen/ctrl/v1/resources_pb.js";
+import { StickyLevel } from "../../gen/ctrl/v1/resources_pb.js";
+import { gatewayConfigToProto } from "../gatewayConfigToProto.js";
 import type { GatewayConfigBody } from "../../routing/gatewayConfig.js";
 import { idempotent, viaIngress } from "../../restate/ingress.js";
 import { projectApi } from "../../../workflows/project.js";
@@ -110,20 +111,10 @@ export function routingService(deps: ApiDeps): Partial<ServiceImpl<typeof Routin
         .where("workspaces.tenant_id", "=", principalOf(context).tenantId)
         .executeTakeFirst();
       if (!row) throw notFound("gateway config for", hostname);
-      const body = fromJson<GatewayConfigBody>(row.config);
-      return create(GetGatewayConfigResponseSchema, {
-        config: create(GatewayConfigSchema, {
-          hostname: row.hostname,
-          workspaceId: row.workspace_id,
-          projectId: row.project_id,
-          deploymentId: row.deployment_id,
-          port: body.port ?? 0,
-          upstreams: body.upstreams,
-          certificateId: row.certificate_id ?? "",
-          version: BigInt(row.version),
-          updateTime: timestampFromDate(row.updated_at),
-        }),
-      });
+      const config = gatewayConfigToProto(fromJson<GatewayConfigBody>(row.config), Number(row.version), row.updated_at);
+      // The column is authoritative: a deleted certificate clears it (ON DELETE SET NULL).
+      config.certificateId = row.certificate_id ?? "";
+      return create(GetGatewayConfigResponseSchema, { config });
     },
   };
 }

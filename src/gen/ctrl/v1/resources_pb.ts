@@ -36,7 +36,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file ctrl/v1/resources.proto.
  */
 export const file_ctrl_v1_resources: GenFile = /*@__PURE__*/
-  fileDesc("ChdjdHJsL3YxL3Jlc291cmNlcy5wcm90bxIHY3RybC52MSLZAQoJQ29uZGl0aW9uEgwKBHR5cGUYASABKAkSKAoGc3RhdHVzGAIgASgOMhguY3RybC52MS5Db25kaXRpb25TdGF0dXMSDgoGcmVhc29uGAMgASgJEg8KB21lc3NhZ2UYBCABKAkSOAoUbGFzdF90cmFuc2l0aW9uX3RpbWUYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjkKFWxhc3Rfb2JzZXJ2YXRpb25fdGltZRgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiKQoJRGlhZ25vc2lzEg8KB3Byb2JsZW0YASABKAkSCwoDZml4GAIgASgJIqQDCgtDZXJ0aWZpY2F0ZRIKCgJpZBgBIAEoCRIQCghob3N0bmFtZRgCIAEoCRIRCglkb21haW5faWQYAyABKAkSKgoGc3RhdHVzGAQgASgOMhouY3RybC52MS5DZXJ0aWZpY2F0ZVN0YXR1cxIRCglwZW1fY2hhaW4YBSABKAkSLgoKbm90X2JlZm9yZRgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLQoJbm90X2FmdGVyGAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCghyZW5ld19hdBgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEgoKYXV0b19yZW5ldxgJIAEoCBIOCgZpc3N1ZXIYCiABKAkSEgoKbGFzdF9lcnJvchgLIAEoCRIvCgtjcmVhdGVfdGltZRgMIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLdXBkYXRlX3RpbWUYDSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIisKCFVwc3RyZWFtEg4KBnJlZ2lvbhgBIAEoCRIPCgdhZGRyZXNzGAIgASgJIvABCg1HYXRld2F5Q29uZmlnEhAKCGhvc3RuYW1lGAEgASgJEhQKDHdvcmtzcGFjZV9pZBgCIAEoCRISCgpwcm9qZWN0X2lkGAMgASgJEhUKDWRlcGxveW1lbnRfaWQYBCABKAkSDAoEcG9ydBgFIAEoDRIkCgl1cHN0cmVhbXMYBiADKAsyES5jdHJsLnYxLlVwc3RyZWFtEhYKDmNlcnRpZmljYXRlX2lkGAcgASgJEg8KB3ZlcnNpb24YCCABKAQSLwoLdXBkYXRlX3RpbWUYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIuABChNQcm9qZWN0Um91dGluZ1N0YXRlEhIKCnByb2plY3RfaWQYASABKAkSKwoHb3V0Y29tZRgCIAEoDjIaLmN0cmwudjEuTGl2ZUNoYW5nZU91dGNvbWUSGgoSbGl2ZV9kZXBsb3ltZW50X2lkGAMgASgJEiMKG3ByZXZpb3VzX2xpdmVfZGVwbG95bWVudF9pZBgEIAEoCRIWCg5pc19yb2xsZWRfYmFjaxgFIAEoCBIXCg9tb3ZlZF9ob3N0bmFtZXMYBiADKAkSFgoOY2hhbmdlX3ZlcnNpb24YByABKAQqkgEKC1N0aWNreUxldmVsEhwKGFNUSUNLWV9MRVZFTF9VTlNQRUNJRklFRBAAEhcKE1NUSUNLWV9MRVZFTF9DT01NSVQQARIXChNTVElDS1lfTEVWRUxfQlJBTkNIEAISHAoYU1RJQ0tZX0xFVkVMX0VOVklST05NRU5UEAMSFQoRU1RJQ0tZX0xFVkVMX0xJVkUQBCqIAQoPQ29uZGl0aW9uU3RhdHVzEiAKHENPTkRJVElPTl9TVEFUVVNfVU5TUEVDSUZJRUQQABIZChVDT05ESVRJT05fU1RBVFVTX1RSVUUQARIaChZDT05ESVRJT05fU1RBVFVTX0ZBTFNFEAISHAoYQ09ORElUSU9OX1NUQVRVU19VTktOT1dOEAMq1QEKEUNlcnRpZmljYXRlU3RhdHVzEiIKHkNFUlRJRklDQVRFX1NUQVRVU19VTlNQRUNJRklFRBAAEh4KGkNFUlRJRklDQVRFX1NUQVRVU19QRU5ESU5HEAESHQoZQ0VSVElGSUNBVEVfU1RBVFVTX0FDVElWRRACEh0KGUNFUlRJRklDQVRFX1NUQVRVU19GQUlMRUQQAxIeChpDRVJUSUZJQ0FURV9TVEFUVVNfRVhQSVJFRBAEEh4KGkNFUlRJRklDQVRFX1NUQVRVU19SRVZPS0VEEAUqqwEKEUxpdmVDaGFuZ2VPdXRjb21lEiMKH0xJVkVfQ0hBTkdFX09VVENPTUVfVU5TUEVDSUZJRUQQABIgChxMSVZFX0NIQU5HRV9PVVRDT01FX1BST01PVEVEEAESIwofTElWRV9DSEFOR0VfT1VUQ09NRV9ST0xMRURfQkFDSxACEioKJkxJVkVfQ0hBTkdFX09VVENPTUVfUk9MTEJBQ0tfQ09ORklSTUVEEANiBnByb3RvMw", [file_google_protobuf_timestamp]);
+  fileDesc("ChdjdHJsL3YxL3Jlc291cmNlcy5wcm90bxIHY3RybC52MSLZAQoJQ29uZGl0aW9uEgwKBHR5cGUYASABKAkSKAoGc3RhdHVzGAIgASgOMhguY3RybC52MS5Db25kaXRpb25TdGF0dXMSDgoGcmVhc29uGAMgASgJEg8KB21lc3NhZ2UYBCABKAkSOAoUbGFzdF90cmFuc2l0aW9uX3RpbWUYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjkKFWxhc3Rfb2JzZXJ2YXRpb25fdGltZRgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiKQoJRGlhZ25vc2lzEg8KB3Byb2JsZW0YASABKAkSCwoDZml4GAIgASgJIqQDCgtDZXJ0aWZpY2F0ZRIKCgJpZBgBIAEoCRIQCghob3N0bmFtZRgCIAEoCRIRCglkb21haW5faWQYAyABKAkSKgoGc3RhdHVzGAQgASgOMhouY3RybC52MS5DZXJ0aWZpY2F0ZVN0YXR1cxIRCglwZW1fY2hhaW4YBSABKAkSLgoKbm90X2JlZm9yZRgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLQoJbm90X2FmdGVyGAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCghyZW5ld19hdBgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEgoKYXV0b19yZW5ldxgJIAEoCBIOCgZpc3N1ZXIYCiABKAkSEgoKbGFzdF9lcnJvchgLIAEoCRIvCgtjcmVhdGVfdGltZRgMIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLdXBkYXRlX3RpbWUYDSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIisKCFVwc3RyZWFtEg4KBnJlZ2lvbhgBIAEoCRIPCgdhZGRyZXNzGAIgASgJIsgBCgtUcmFmZmljUnVsZRIQCghyb3V0ZV9pZBgBIAEoCRIMCgRwYXRoGAIgASgJEhUKDWRlcGxveW1lbnRfaWQYAyABKAkSDAoEcG9ydBgEIAEoDRIoCghwcm90b2NvbBgFIAEoDjIWLmN0cmwudjEuUm91dGVQcm90b2NvbBIOCgZ3ZWlnaHQYBiABKA0SFAoMc3RyaXBfcHJlZml4GAcgASgIEiQKCXVwc3RyZWFtcxgIIAMoCzIRLmN0cmwudjEuVXBzdHJlYW0ilQIKDUdhdGV3YXlDb25maWcSEAoIaG9zdG5hbWUYASABKAkSFAoMd29ya3NwYWNlX2lkGAIgASgJEhIKCnByb2plY3RfaWQYAyABKAkSFQoNZGVwbG95bWVudF9pZBgEIAEoCRIMCgRwb3J0GAUgASgNEiQKCXVwc3RyZWFtcxgGIAMoCzIRLmN0cmwudjEuVXBzdHJlYW0SFgoOY2VydGlmaWNhdGVfaWQYByABKAkSDwoHdmVyc2lvbhgIIAEoBBIvCgt1cGRhdGVfdGltZRgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASIwoFcnVsZXMYCiADKAsyFC5jdHJsLnYxLlRyYWZmaWNSdWxlIuABChNQcm9qZWN0Um91dGluZ1N0YXRlEhIKCnByb2plY3RfaWQYASABKAkSKwoHb3V0Y29tZRgCIAEoDjIaLmN0cmwudjEuTGl2ZUNoYW5nZU91dGNvbWUSGgoSbGl2ZV9kZXBsb3ltZW50X2lkGAMgASgJEiMKG3ByZXZpb3VzX2xpdmVfZGVwbG95bWVudF9pZBgEIAEoCRIWCg5pc19yb2xsZWRfYmFjaxgFIAEoCBIXCg9tb3ZlZF9ob3N0bmFtZXMYBiADKAkSFgoOY2hhbmdlX3ZlcnNpb24YByABKAQqkgEKC1N0aWNreUxldmVsEhwKGFNUSUNLWV9MRVZFTF9VTlNQRUNJRklFRBAAEhcKE1NUSUNLWV9MRVZFTF9DT01NSVQQARIXChNTVElDS1lfTEVWRUxfQlJBTkNIEAISHAoYU1RJQ0tZX0xFVkVMX0VOVklST05NRU5UEAMSFQoRU1RJQ0tZX0xFVkVMX0xJVkUQBCqIAQoPQ29uZGl0aW9uU3RhdHVzEiAKHENPTkRJVElPTl9TVEFUVVNfVU5TUEVDSUZJRUQQABIZChVDT05ESVRJT05fU1RBVFVTX1RSVUUQARIaChZDT05ESVRJT05fU1RBVFVTX0ZBTFNFEAISHAoYQ09ORElUSU9OX1NUQVRVU19VTktOT1dOEAMq1QEKEUNlcnRpZmljYXRlU3RhdHVzEiIKHkNFUlRJRklDQVRFX1NUQVRVU19VTlNQRUNJRklFRBAAEh4KGkNFUlRJRklDQVRFX1NUQVRVU19QRU5ESU5HEAESHQoZQ0VSVElGSUNBVEVfU1RBVFVTX0FDVElWRRACEh0KGUNFUlRJRklDQVRFX1NUQVRVU19GQUlMRUQQAxIeChpDRVJUSUZJQ0FURV9TVEFUVVNfRVhQSVJFRBAEEh4KGkNFUlRJRklDQVRFX1NUQVRVU19SRVZPS0VEEAUqkwEKDVJvdXRlUHJvdG9jb2wSHgoaUk9VVEVfUFJPVE9DT0xfVU5TUEVDSUZJRUQQABIXChNST1VURV9QUk9UT0NPTF9IVFRQEAESGAoUUk9VVEVfUFJPVE9DT0xfSFRUUFMQAhIXChNST1VURV9QUk9UT0NPTF9HUlBDEAMSFgoSUk9VVEVfUFJPVE9DT0xfVENQEAQqqwEKEUxpdmVDaGFuZ2VPdXRjb21lEiMKH0xJVkVfQ0hBTkdFX09VVENPTUVfVU5TUEVDSUZJRUQQABIgChxMSVZFX0NIQU5HRV9PVVRDT01FX1BST01PVEVEEAESIwofTElWRV9DSEFOR0VfT1VUQ09NRV9ST0xMRURfQkFDSxACEioKJkxJVkVfQ0hBTkdFX09VVENPTUVfUk9MTEJBQ0tfQ09ORklSTUVEEANiBnByb3RvMw", [file_google_protobuf_timestamp]);
 
 /**
  * One observed aspect of a resource (seed 002). Well-known custom-domain types:
@@ -245,6 +245,70 @@ export const UpstreamSchema: GenMessage<Upstream> = /*@__PURE__*/
   messageDesc(file_ctrl_v1_resources, 3);
 
 /**
+ * One weighted rule of a gateway config (a NetworkService route): requests whose path starts with
+ * `path` go to `deployment_id`:`port` with a share of `weight` percent; the rest of that path's
+ * traffic stays on the config's own deployment. The most specific (longest) path wins.
+ *
+ * @generated from message ctrl.v1.TrafficRule
+ */
+export type TrafficRule = Message<"ctrl.v1.TrafficRule"> & {
+  /**
+   * @generated from field: string route_id = 1;
+   */
+  routeId: string;
+
+  /**
+   * Path prefix, starting with "/".
+   *
+   * @generated from field: string path = 2;
+   */
+  path: string;
+
+  /**
+   * @generated from field: string deployment_id = 3;
+   */
+  deploymentId: string;
+
+  /**
+   * @generated from field: uint32 port = 4;
+   */
+  port: number;
+
+  /**
+   * @generated from field: ctrl.v1.RouteProtocol protocol = 5;
+   */
+  protocol: RouteProtocol;
+
+  /**
+   * 0–100.
+   *
+   * @generated from field: uint32 weight = 6;
+   */
+  weight: number;
+
+  /**
+   * Remove `path` from the request path before forwarding.
+   *
+   * @generated from field: bool strip_prefix = 7;
+   */
+  stripPrefix: boolean;
+
+  /**
+   * Running instances of `deployment_id`.
+   *
+   * @generated from field: repeated ctrl.v1.Upstream upstreams = 8;
+   */
+  upstreams: Upstream[];
+};
+
+/**
+ * Describes the message ctrl.v1.TrafficRule.
+ * Use `create(TrafficRuleSchema)` to create a new message.
+ */
+export const TrafficRuleSchema: GenMessage<TrafficRule> = /*@__PURE__*/
+  messageDesc(file_ctrl_v1_resources, 4);
+
+/**
  * Everything a gateway needs to serve one hostname: the data-plane half of a route. It is
  * written before (or in the same transaction as) the route that points the hostname at the
  * deployment (invariant gateway-before-route). Local hostnames (.local, .test, localhost,
@@ -307,6 +371,14 @@ export type GatewayConfig = Message<"ctrl.v1.GatewayConfig"> & {
    * @generated from field: google.protobuf.Timestamp update_time = 9;
    */
   updateTime?: Timestamp | undefined;
+
+  /**
+   * Weighted path rules (NetworkService routes), longest path first; empty = all traffic to
+   * `deployment_id`.
+   *
+   * @generated from field: repeated ctrl.v1.TrafficRule rules = 10;
+   */
+  rules: TrafficRule[];
 };
 
 /**
@@ -314,7 +386,7 @@ export type GatewayConfig = Message<"ctrl.v1.GatewayConfig"> & {
  * Use `create(GatewayConfigSchema)` to create a new message.
  */
 export const GatewayConfigSchema: GenMessage<GatewayConfig> = /*@__PURE__*/
-  messageDesc(file_ctrl_v1_resources, 4);
+  messageDesc(file_ctrl_v1_resources, 5);
 
 /**
  * A project's routing state after a change that moved its live pointer. The live pointer, the
@@ -374,7 +446,7 @@ export type ProjectRoutingState = Message<"ctrl.v1.ProjectRoutingState"> & {
  * Use `create(ProjectRoutingStateSchema)` to create a new message.
  */
 export const ProjectRoutingStateSchema: GenMessage<ProjectRoutingState> = /*@__PURE__*/
-  messageDesc(file_ctrl_v1_resources, 5);
+  messageDesc(file_ctrl_v1_resources, 6);
 
 /**
  * How a generated hostname follows new deployments (seeds 001/004). The level decides which
@@ -518,6 +590,44 @@ export const CertificateStatusSchema: GenEnum<CertificateStatus> = /*@__PURE__*/
   enumDesc(file_ctrl_v1_resources, 2);
 
 /**
+ * Application protocol spoken to an upstream port.
+ *
+ * @generated from enum ctrl.v1.RouteProtocol
+ */
+export enum RouteProtocol {
+  /**
+   * @generated from enum value: ROUTE_PROTOCOL_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * @generated from enum value: ROUTE_PROTOCOL_HTTP = 1;
+   */
+  HTTP = 1,
+
+  /**
+   * @generated from enum value: ROUTE_PROTOCOL_HTTPS = 2;
+   */
+  HTTPS = 2,
+
+  /**
+   * @generated from enum value: ROUTE_PROTOCOL_GRPC = 3;
+   */
+  GRPC = 3,
+
+  /**
+   * @generated from enum value: ROUTE_PROTOCOL_TCP = 4;
+   */
+  TCP = 4,
+}
+
+/**
+ * Describes the enum ctrl.v1.RouteProtocol.
+ */
+export const RouteProtocolSchema: GenEnum<RouteProtocol> = /*@__PURE__*/
+  enumDesc(file_ctrl_v1_resources, 3);
+
+/**
  * What a live-pointer change (Promote, Rollback) did.
  *
  * @generated from enum ctrl.v1.LiveChangeOutcome
@@ -556,5 +666,5 @@ export enum LiveChangeOutcome {
  * Describes the enum ctrl.v1.LiveChangeOutcome.
  */
 export const LiveChangeOutcomeSchema: GenEnum<LiveChangeOutcome> = /*@__PURE__*/
-  enumDesc(file_ctrl_v1_resources, 3);
+  enumDesc(file_ctrl_v1_resources, 4);
 
