@@ -89,7 +89,11 @@ export function createDomainObject(deps: WorkflowDeps) {
       scheduledCheck: async (ctx: restate.ObjectContext, req: { token: string }): Promise<DomainCheckResult | { skipped: true }> => {
         const current = await ctx.get<Schedule>("schedule");
         if (!current || current.token !== req.token) return { skipped: true };
-        return check(ctx, current.attempt + 1);
+        try {
+          return await check(ctx, current.attempt + 1);
+        } catch (error) {
+          throw toTerminal(error);
+        }
       },
 
       /** Forgets the schedule (RemoveDomain). */

@@ -8,6 +8,7 @@ import { customDomainName } from "../domain/customDomainName.js";
 import type { DomainCondition } from "../domain/domainConditions.js";
 import { ACME_CHALLENGE_LABEL, acmeDelegationTarget, VERIFICATION_LABEL, verificationValue } from "../domain/domainRecords.js";
 import { evaluateOwnership, type CheckResult, type Expected, type Observation } from "../domain/ownershipCheck.js";
+import { GateError } from "../domain/gates.js";
 import { detachHostnames } from "../routing/detachHostnames.js";
 
 // One ownership check of a custom domain, in two halves so that no row stays locked while DNS
@@ -23,7 +24,8 @@ import { detachHostnames } from "../routing/detachHostnames.js";
 
 export function expectationsOf(row: CustomDomain, config: Config): Expected {
   const name = customDomainName(row.hostname, { wildcard: row.wildcard, platformApex: config.platformApex });
-  if ("problem" in name) throw new Error(`stored hostname ${row.hostname} no longer passes its checks: ${name.problem}`);
+  // Possible only if the rules changed since it was added (e.g. a new platform apex): final.
+  if ("problem" in name) throw new GateError("failed_precondition", `domain ${row.id}: hostname ${row.hostname} no longer passes its checks: ${name.problem}`);
   return {
     hostname: row.hostname,
     baseHostname: name.baseHostname,
