@@ -38,6 +38,8 @@ export interface Config {
   dnsServers: string[];
   /** How long one ownership lookup may take before it counts as Unknown. */
   dnsTimeoutMs: number;
+  /** The most DNS queries ownership checks start in one second (per process). */
+  dnsQueriesPerSecond: number;
   /** Issuer domains of the ACME CA as CAA records name it; a CAA set without them is diagnosed. */
   caaIdentities: string[];
   /** Delays between ownership checks of an unverified domain (the last one repeats). */
@@ -116,6 +118,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     if (value === undefined) {
       problems.push(`${name}: "${raw}" is not a duration (examples: 500ms, 30s, 15m, 2h)`);
       return parseDuration(fallback)!;
+    }
+    return value;
+  };
+  const positiveInteger = (name: string, fallback: number) => {
+    const raw = read(name, String(fallback));
+    const value = Number(raw);
+    if (!Number.isInteger(value) || value < 1) {
+      problems.push(`${name}: "${raw}" is not a positive integer`);
+      return fallback;
     }
     return value;
   };
@@ -205,6 +216,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     domainTombstoneMs: duration("SWITCHYARD_DOMAIN_TOMBSTONE", "7d"),
     dnsServers,
     dnsTimeoutMs: duration("SWITCHYARD_DNS_TIMEOUT", "2s"),
+    dnsQueriesPerSecond: positiveInteger("SWITCHYARD_DNS_QPS", 100),
     caaIdentities: read("SWITCHYARD_ACME_CAA_IDENTITIES", "letsencrypt.org").split(",").map((i) => i.trim().toLowerCase()).filter(Boolean),
     domainCheckBackoffMs: durations("SWITCHYARD_DOMAIN_CHECK_BACKOFF", "10s,30s,1m,2m,5m,10m,30m,1h"),
     domainRecheckMs: duration("SWITCHYARD_DOMAIN_RECHECK", "6h"),

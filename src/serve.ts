@@ -30,7 +30,7 @@ export async function startSwitchyard(config: Config, logger: Logger): Promise<R
   await waitForDatabase(db, logger);
 
   const builder = new PrebuiltImageBuildService(config.prebuiltImageTemplate);
-  const dns = createDnsProbe({ servers: config.dnsServers, timeoutMs: config.dnsTimeoutMs });
+  const dns = createDnsProbe({ servers: config.dnsServers, timeoutMs: config.dnsTimeoutMs, queriesPerSecond: config.dnsQueriesPerSecond });
   const endpointServer: http2.Http2Server = createRestateEndpointServer({ db, config, logger, builder, dns });
   const endpointPort = await listen(endpointServer, config.endpointPort, config.host);
   logger.info({ url: `http://${config.host}:${endpointPort}` }, "restate endpoint listening");

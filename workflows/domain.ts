@@ -13,6 +13,7 @@
  */
 import * as restate from "@restatedev/restate-sdk";
 import { nextCheckDelayMs } from "../src/domain/checkSchedule.js";
+import { QUERIES_PER_CHECK } from "../src/ownership/checkSlots.js";
 import { applyDomainCheck, expectationsOf, observeDomain, unattachedTarget, type CheckOutcome } from "../src/ownership/domainCheck.js";
 import { projectApi } from "./project.js";
 import type { WorkflowDeps } from "./deps.js";
@@ -33,8 +34,9 @@ export interface DomainCheckResult {
 export function createDomainObject(deps: WorkflowDeps) {
   const { db, config, dns } = deps;
   const schedule = { backoffMs: config.domainCheckBackoffMs, verifiedEveryMs: config.domainRecheckMs };
+  const checksPerSecond = Math.max(1, Math.floor(config.dnsQueriesPerSecond / QUERIES_PER_CHECK));
 
-  async function check(ctx: restate.ObjectContext, attempt: number): Promise<DomainCheckResult> {
+  async function check(ctx: restate.ObjectContext, attempt: number, diagnose: boolean): Promise<DomainCheckResult> {
     const row = await db.selectFrom("custom_domains").selectAll().where("id", "=", ctx.key).executeTakeFirst();
     if (!row || row.status === "removed") {
       ctx.clear("schedule");
@@ -42,7 +44,7 @@ export function createDomainObject(deps: WorkflowDeps) {
     }
     const expected = expectationsOf(row, config);
     // The DNS answers are journaled: a retry after a crash decides on the same observation.
-    const seen = await step(ctx, "look up DNS records", () => observeDomain(db, dns, row, expected));
+    const seen = await step(ctx, diagnose ? "look up DNS records and diagnose" : "look up DNS records", () => observeDomain(db, dns, row, expected, { diagnose }));
     const now = await ctx.date.now();
     const outcome = await dbStep(ctx, "apply ownership check", db, (trx) =>
       applyDomainCheck(trx, {
@@ -52,6 +54,8 @@ export function createDomainObject(deps: WorkflowDeps) {
         now: new Date(now),
         lostGraceMs: config.domainLostGraceMs,
         attempt,
+        diagnose,
+        checksPerSecond,
         nextCheckDelayMs: (status, n) => nextCheckDelayMs(schedule, status, n),
       }),
     );
@@ -76,10 +80,10 @@ export function createDomainObject(deps: WorkflowDeps) {
   return restate.object({
     name: "Domain",
     handlers: {
-      /** Checks now and restarts the backoff (AddDomain, VerifyDomain). */
-      verify: async (ctx: restate.ObjectContext, _req: Record<string, never>): Promise<DomainCheckResult> => {
+      /** Checks now and restarts the backoff (AddDomain; VerifyDomain with `diagnose`). */
+      verify: async (ctx: restate.ObjectContext, req: { diagnose?: boolean }): Promise<DomainCheckResult> => {
         try {
-          return await check(ctx, 1);
+          return await check(ctx, 1, req.diagnose ?? false);
         } catch (error) {
           throw toTerminal(error);
         }
@@ -90,7 +94,7 @@ export function createDomainObject(deps: WorkflowDeps) {
         const current = await ctx.get<Schedule>("schedule");
         if (!current || current.token !== req.token) return { skipped: true };
         try {
-          return await check(ctx, current.attempt + 1);
+          return await check(ctx, current.attempt + 1, false);
         } catch (error) {
           throw toTerminal(error);
         }

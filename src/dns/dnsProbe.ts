@@ -1,4 +1,5 @@
 import { Resolver } from "node:dns/promises";
+import { QueryBudget } from "./queryBudget.js";
 
 // DNS lookups for ownership checks, tri-state: a name either has records, provably has none,
 // or could not be decided (timeout, SERVFAIL, refused, unreachable server). Only the first two
@@ -22,7 +23,7 @@ export interface DnsProbe {
 // NXDOMAIN and NODATA: the zone answered, and it has nothing of this type.
 const ABSENT = new Set(["ENOTFOUND", "ENODATA"]);
 
-async function lookup<T>(query: () => Promise<T[]>): Promise<Lookup<T>> {
+async function lookupNow<T>(query: () => Promise<T[]>): Promise<Lookup<T>> {
   try {
     const values = await query();
     return values.length > 0 ? { kind: "found", values } : { kind: "absent" };
@@ -35,10 +36,19 @@ async function lookup<T>(query: () => Promise<T[]>): Promise<Lookup<T>> {
 
 const lower = (name: string) => name.toLowerCase().replace(/\.$/, "");
 
-/** A probe asking `servers` ("host:port"; empty = the system's resolvers), one try each, bounded by `timeoutMs`. */
-export function createDnsProbe(opts: { servers: readonly string[]; timeoutMs: number }): DnsProbe {
+/**
+ * A probe asking `servers` ("host:port"; empty = the system's resolvers), one try each, bounded
+ * by `timeoutMs`, at most `queriesPerSecond` queries a second for the whole process.
+ */
+export function createDnsProbe(opts: { servers: readonly string[]; timeoutMs: number; queriesPerSecond: number }): DnsProbe {
   const resolver = new Resolver({ timeout: opts.timeoutMs, tries: 1 });
   if (opts.servers.length > 0) resolver.setServers([...opts.servers]);
+  const budget = new QueryBudget(opts.queriesPerSecond);
+  // The timeout covers the query, not the wait for the budget.
+  const lookup = async <T>(query: () => Promise<T[]>): Promise<Lookup<T>> => {
+    await budget.take();
+    return lookupNow(query);
+  };
   return {
     txt: (name) => lookup(async () => (await resolver.resolveTxt(name)).map((chunks) => chunks.join(""))),
     cname: (name) => lookup(async () => (await resolver.resolveCname(name)).map(lower)),

@@ -10,6 +10,7 @@ import { ACME_CHALLENGE_LABEL, acmeDelegationTarget, VERIFICATION_LABEL, verific
 import { evaluateOwnership, type CheckResult, type Expected, type Observation } from "../domain/ownershipCheck.js";
 import { GateError } from "../domain/gates.js";
 import { detachHostnames } from "../routing/detachHostnames.js";
+import { reserveCheckSlot } from "./checkSlots.js";
 
 // One ownership check of a custom domain, in two halves so that no row stays locked while DNS
 // answers: observeDomain does the lookups (no transaction), applyDomainCheck then decides under
@@ -42,16 +43,22 @@ export function expectationsOf(row: CustomDomain, config: Config): Expected {
   };
 }
 
-/** The DNS lookups (and certificate and target lookups) of one check. */
-export async function observeDomain(db: Kysely<Database>, dns: DnsProbe, row: CustomDomain, expected: Expected): Promise<Observation> {
+const SKIPPED = Promise.resolve({ kind: "absent" as const });
+
+/**
+ * The DNS lookups (and certificate and target lookups) of one check. Background checks look only
+ * for the proofs (three queries, or four at an apex); `diagnose` (VerifyDomain) also looks for
+ * the usual mistakes: a misplaced TXT token, leftover _acme-challenge TXT records, CAA.
+ */
+export async function observeDomain(db: Kysely<Database>, dns: DnsProbe, row: CustomDomain, expected: Expected, opts: { diagnose: boolean }): Promise<Observation> {
   const now = new Date();
   const [verificationTxt, hostnameTxt, mainCname, addresses, delegationCname, delegationTxt, certificate, target] = await Promise.all([
     dns.txt(expected.verificationName),
-    dns.txt(expected.baseHostname),
-    expected.apex ? Promise.resolve({ kind: "absent" as const }) : dns.cname(expected.hostname),
-    expected.apex ? dns.addresses(expected.baseHostname) : Promise.resolve({ kind: "absent" as const }),
+    opts.diagnose ? dns.txt(expected.baseHostname) : SKIPPED,
+    expected.apex ? SKIPPED : dns.cname(expected.hostname),
+    expected.apex ? dns.addresses(expected.baseHostname) : SKIPPED,
     dns.cname(expected.delegationName),
-    dns.txt(expected.delegationName),
+    opts.diagnose ? dns.txt(expected.delegationName) : SKIPPED,
     db
       .selectFrom("certificates")
       .select("id")
@@ -62,7 +69,7 @@ export async function observeDomain(db: Kysely<Database>, dns: DnsProbe, row: Cu
       .executeTakeFirst(),
     targetOf(db, row),
   ]);
-  const caa = expected.tls ? await applicableCaa(dns, expected.baseHostname) : undefined;
+  const caa = opts.diagnose && expected.tls ? await applicableCaa(dns, expected.baseHostname) : undefined;
   return { verificationTxt, hostnameTxt, mainCname, addresses, delegationCname, delegationTxt, certificateValid: certificate !== undefined, target, ...(caa ? { caa } : {}) };
 }
 
@@ -104,8 +111,12 @@ export interface CheckInput {
   lostGraceMs: number;
   /** Checks done since the last reset (VerifyDomain), this one included. */
   attempt: number;
+  /** A diagnosing check (VerifyDomain) replaces the stored diagnoses; a background one keeps them until the domain is verified. */
+  diagnose: boolean;
   /** When to check next, given the status after this check; null = no more checks. */
   nextCheckDelayMs: (status: CustomDomainStatus, attempt: number) => number | null;
+  /** Checks that may fall due in one second (see checkSlots.ts). */
+  checksPerSecond: number;
 }
 
 export interface CheckOutcome {
@@ -169,16 +180,19 @@ export async function applyDomainCheck(trx: Transaction<Database>, input: CheckI
     events.push(event(row, "DomainClaimRevoked", { reason: "ownership lost and not restored within the grace period" }));
   }
 
-  const nextCheckInMs = input.nextCheckDelayMs(status, input.attempt);
+  const wantedInMs = input.nextCheckDelayMs(status, input.attempt);
+  // The next check takes the first free place at or after its backoff step.
+  const nextCheckAt = wantedInMs === null ? null : await reserveCheckSlot(trx, new Date(input.now.getTime() + wantedInMs), input.checksPerSecond);
+  const nextCheckInMs = nextCheckAt === null ? null : nextCheckAt.getTime() - input.now.getTime();
   await trx
     .updateTable("custom_domains")
     .set({
       status,
       verified_at: verifiedAt,
       conditions: toJson(result.conditions),
-      diagnoses: toJson(diagnoses),
+      ...(input.diagnose || status === "verified" ? { diagnoses: toJson(diagnoses) } : {}),
       check_attempt: input.attempt,
-      next_check_at: nextCheckInMs === null ? null : new Date(input.now.getTime() + nextCheckInMs),
+      next_check_at: nextCheckAt,
     })
     .where("id", "=", row.id)
     .execute();

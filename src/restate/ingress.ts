@@ -8,9 +8,9 @@ export function connectIngress(url: string): Ingress {
   return clients.connect({ url });
 }
 
-/** One-way send options with an idempotency key: a retried send starts nothing twice. */
-export function idempotentSend<I>(key: string) {
-  return clients.rpc.sendOpts<I>({ idempotencyKey: key });
+/** One-way send options with an idempotency key (a retried send starts nothing twice), optionally delayed. */
+export function idempotentSend<I>(key: string, delayMs = 0) {
+  return clients.rpc.sendOpts<I>({ idempotencyKey: key, ...(delayMs > 0 ? { delay: delayMs } : {}) });
 }
 
 /** Request options carrying the caller's idempotency key, when it gave one. */

@@ -30,6 +30,7 @@ import { findProject, findWorkspace, requireId } from "../tenancy.js";
 import { pageSize } from "../validation.js";
 import { domainToProto } from "./domainToProto.js";
 import { detachHostnames } from "../../routing/detachHostnames.js";
+import { QUERIES_PER_CHECK, reserveCheckSlot } from "../../ownership/checkSlots.js";
 
 // Custom domain claims (seed 002, invariant one-owner-per-hostname). A claim is per tenant: any
 // number of tenants may hold a pending claim on a hostname, at most one a verified one (a UNIQUE
@@ -135,6 +136,8 @@ export function addDomain({ db, config, ingress }: ApiDeps) {
             status: restore ? "verified" : "pending",
             verified_at: restore ? now : null,
             conditions: toJson(initialConditions({ tls, now })),
+            // The first check: right away, unless the DNS budget is taken for this second.
+            next_check_at: await reserveCheckSlot(trx, now, Math.max(1, Math.floor(config.dnsQueriesPerSecond / QUERIES_PER_CHECK))),
           })
           .execute();
       } catch (error) {
@@ -155,7 +158,8 @@ export function addDomain({ db, config, ingress }: ApiDeps) {
     // The first ownership check runs right away; its schedule follows. If restate-server is
     // unreachable the caller gets Unavailable, and its retry (same idempotency key) finds the
     // claim and sends again — the send's own key makes it start once.
-    await viaIngress(() => ingress.objectSendClient(domainApi, row.id).verify({}, idempotentSend(`domain-first-check/${row.id}`)));
+    const delay = Math.max(0, (row.next_check_at?.getTime() ?? 0) - Date.now());
+    await viaIngress(() => ingress.objectSendClient(domainApi, row.id).verify({}, idempotentSend(`domain-first-check/${row.id}`, delay)));
     return create(AddDomainResponseSchema, { domain: domainToProto(row, config) });
   };
 }

@@ -28,8 +28,8 @@ export function verifyDomain({ db, config, ingress }: ApiDeps) {
         .where("status", "<>", "removed")
         .executeTakeFirst();
     if (!(await find())) throw notFound("domain", req.domainId);
-    const options = idempotent<Record<string, never>, DomainCheckResult>(scopedKey(context, "verify-domain", req.idempotencyKey));
-    await viaIngress(() => ingress.objectClient(domainApi, req.domainId).verify({}, options));
+    const options = idempotent<{ diagnose: boolean }, DomainCheckResult>(scopedKey(context, "verify-domain", req.idempotencyKey));
+    await viaIngress(() => ingress.objectClient(domainApi, req.domainId).verify({ diagnose: true }, options));
     const row = await find();
     if (!row) throw notFound("domain", req.domainId);
     return create(VerifyDomainResponseSchema, { domain: domainToProto(row, config) });

@@ -1,6 +1,7 @@
 import type { Migration } from "kysely";
 import * as initial from "./2026_11_22_000_initial.js";
 import * as domainDiagnoses from "./2026_11_23_000_domain_diagnoses.js";
+import * as domainCheckSlots from "./2026_11_23_001_domain_check_slots.js";
 
 // Every migration, by name. Static imports (no FileMigrationProvider) so the set works under tsx,
 // in bundles and in tests alike. Kysely runs them in name order: add new files with a later
@@ -8,4 +9,5 @@ import * as domainDiagnoses from "./2026_11_23_000_domain_diagnoses.js";
 export const migrations: Record<string, Migration> = {
   "2026_11_22_000_initial": initial,
   "2026_11_23_000_domain_diagnoses": domainDiagnoses,
+  "2026_11_23_001_domain_check_slots": domainCheckSlots,
 };
