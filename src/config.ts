@@ -1,4 +1,5 @@
 import { isIP } from "node:net";
+import { parseMasterKeys, type MasterKey } from "./vault/vault.js";
 
 // Configuration comes from environment variables only. `loadConfig` validates every value at
 // start and reports every bad one at once, each naming its variable, so an operator fixes a
@@ -40,6 +41,10 @@ export interface Config {
   dnsTimeoutMs: number;
   /** The most DNS queries ownership checks start in one second (per process). */
   dnsQueriesPerSecond: number;
+  /** Master keys of the vault, current first; empty = private keys cannot be stored (no ACME). */
+  masterKeys: MasterKey[];
+  /** ACME directory of the CA. */
+  acmeDirectoryUrl: string;
   /** Issuer domains of the ACME CA as CAA records name it; a CAA set without them is diagnosed. */
   caaIdentities: string[];
   /** Delays between ownership checks of an unverified domain (the last one repeats). */
@@ -194,6 +199,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       problems.push(`SWITCHYARD_DNS_SERVERS: "${server}" is not an IP address with an optional port (1.1.1.1, 127.0.0.1:5353, [::1]:53)`);
     }
   }
+  const masterKeys = parseMasterKeys(read("SWITCHYARD_MASTER_KEYS", ""));
+  if ("problem" in masterKeys) problems.push(`SWITCHYARD_MASTER_KEYS: ${masterKeys.problem}`);
+  const acmeDirectoryUrl = url("SWITCHYARD_ACME_DIRECTORY_URL", "https://acme-v02.api.letsencrypt.org/directory", ["https:", "http:"]);
   const logLevel = read("SWITCHYARD_LOG_LEVEL", "info");
   if (!LOG_LEVELS.includes(logLevel)) {
     problems.push(`SWITCHYARD_LOG_LEVEL: "${logLevel}" must be one of ${LOG_LEVELS.join(", ")}`);
@@ -217,6 +225,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     dnsServers,
     dnsTimeoutMs: duration("SWITCHYARD_DNS_TIMEOUT", "2s"),
     dnsQueriesPerSecond: positiveInteger("SWITCHYARD_DNS_QPS", 100),
+    masterKeys: "problem" in masterKeys ? [] : masterKeys,
+    acmeDirectoryUrl,
     caaIdentities: read("SWITCHYARD_ACME_CAA_IDENTITIES", "letsencrypt.org").split(",").map((i) => i.trim().toLowerCase()).filter(Boolean),
     domainCheckBackoffMs: durations("SWITCHYARD_DOMAIN_CHECK_BACKOFF", "10s,30s,1m,2m,5m,10m,30m,1h"),
     domainRecheckMs: duration("SWITCHYARD_DOMAIN_RECHECK", "6h"),

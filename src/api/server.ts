@@ -7,11 +7,13 @@ import type { Database } from "../db/schema.js";
 import type { Logger } from "../log.js";
 import { authInterceptor, TokenVerifier } from "./auth.js";
 import { createDualProtocolServer } from "./listener.js";
+import { withAcmeChallengePath } from "./acmeChallengePath.js";
 import { requestLogInterceptor } from "./requestLog.js";
 import { ctrlService } from "./ctrlService.js";
 import { clusterService } from "./cluster/index.js";
 import { deployService } from "./deploy/index.js";
 import { networkService } from "./network/index.js";
+import { acmeService } from "./acme/index.js";
 import { routingService } from "./routing/index.js";
 import type { Ingress } from "../restate/ingress.js";
 import { AcmeService } from "../gen/ctrl/v1/acme_pb.js";
@@ -40,7 +42,7 @@ function routes(deps: ApiDeps) {
     router.service(DeployService, deployService(deps));
     router.service(RoutingService, routingService(deps));
     router.service(NetworkService, networkService(deps));
-    router.service(AcmeService, {});
+    router.service(AcmeService, acmeService(deps));
     router.service(ClusterService, clusterService(deps));
     router.service(OpenApiService, {});
   };
@@ -54,5 +56,5 @@ export function createApiServer(deps: ApiDeps): net.Server {
     // Bounded request bodies: nothing in this API needs more than 4 MiB.
     readMaxBytes: 4 * 1024 * 1024,
   });
-  return createDualProtocolServer(handler);
+  return createDualProtocolServer(withAcmeChallengePath(deps.db, handler));
 }

@@ -5,6 +5,7 @@ import { migrateCommand } from "./migrate.js";
 import { deployCommand } from "./deploy.js";
 import { deploymentsCommand } from "./deployments.js";
 import { domainsCommand } from "./domains.js";
+import { keysCommand } from "./keys.js";
 import { promoteCommand, rollbackCommand } from "./liveChanges.js";
 
 /** The `switchyard` command tree. Each subcommand lives in its own file. */
@@ -20,5 +21,6 @@ export function buildProgram(): Command {
   program.addCommand(rollbackCommand());
   program.addCommand(deploymentsCommand());
   program.addCommand(domainsCommand());
+  program.addCommand(keysCommand());
   return program;
 }

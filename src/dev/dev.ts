@@ -19,6 +19,7 @@ import { repoRoot } from "./binaries.js";
 import { DevStackError, startDevMariaDb } from "./devMariaDb.js";
 import { startDevRestate } from "./devRestate.js";
 import { DEV_TENANT, devTokenFile, ensureDevToken } from "./devToken.js";
+import { ensureDevMasterKey } from "./devMasterKey.js";
 import { choosePort, LOOPBACK } from "./net.js";
 import { cleanupSync, configureProcessRegistry } from "./process.js";
 
@@ -112,6 +113,7 @@ async function main(): Promise<void> {
       RESTATE_ADMIN_URL: restateAdminUrl,
       RESTATE_INGRESS_URL: restateIngressUrl,
       SWITCHYARD_API_TOKENS: env.SWITCHYARD_API_TOKENS || `${DEV_TENANT}=${token}`,
+      SWITCHYARD_MASTER_KEYS: env.SWITCHYARD_MASTER_KEYS || ensureDevMasterKey(dataRoot),
     });
 
     await ensureDatabase(config.databaseUrl);

@@ -1,6 +1,8 @@
 // The usual set of real services for a test, started in parallel: MariaDB + Restate, and on
 // request Pebble (+ challtestsrv) and Caddy. If one fails to start, the others are stopped.
 
+import fs from "node:fs";
+import path from "node:path";
 import { startCaddy, type Caddy, type CaddyOptions } from "./caddy.js";
 import { startMariaDb, type MariaDb, type MariaDbOptions } from "./mariadb.js";
 import { freePort, LOOPBACK } from "./net.js";
@@ -75,8 +77,15 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
         RESTATE_ADMIN_URL: restate.adminUrl,
         RESTATE_INGRESS_URL: restate.ingressUrl,
         SWITCHYARD_LOG_LEVEL: "warn",
-        // With Pebble, challtestsrv's DNS stands in for the customers' DNS.
-        ...(pebble ? { SWITCHYARD_DNS_SERVERS: pebble.challtestsrv.dnsServer } : {}),
+        // With Pebble, challtestsrv's DNS stands in for the customers' DNS, and Pebble is the CA
+        // (its HTTPS certificate trusted through NODE_EXTRA_CA_CERTS).
+        ...(pebble
+          ? {
+              SWITCHYARD_DNS_SERVERS: pebble.challtestsrv.dnsServer,
+              SWITCHYARD_ACME_DIRECTORY_URL: pebble.directoryUrl,
+              NODE_EXTRA_CA_CERTS: pebbleCaFile(pebble),
+            }
+          : {}),
       };
       return { ...env, ...extra };
     },
@@ -88,4 +97,11 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
       return stopping;
     },
   };
+}
+
+/** Pebble's HTTPS CA as a file, for NODE_EXTRA_CA_CERTS (written once, next to pebble's data). */
+function pebbleCaFile(pebble: Pebble): string {
+  const file = path.join(pebble.baseDir, "pebble-https-ca.pem");
+  if (!fs.existsSync(file)) fs.writeFileSync(file, pebble.caCertPem);
+  return file;
 }

@@ -34,6 +34,7 @@ export async function startApp(opts: AppOptions = {}): Promise<App> {
     const env = await stack.switchyardEnv({
       SWITCHYARD_API_TOKENS: `acme=${tokens.acme},globex=${tokens.globex}`,
       SWITCHYARD_PLATFORM_APEX: "switchyard.test-apex.dev",
+      SWITCHYARD_MASTER_KEYS: `test-1:${randomBytes(32).toString("base64")}`,
       ...opts.env,
     });
     await ensureDatabase(stack.mariadb.url);
