@@ -6,12 +6,13 @@ import type { WorkflowDeps } from "./deps.js";
 import { createDeploymentWorkflow } from "./deployment.js";
 import { createDomainObject } from "./domain.js";
 import { createWebhookObject } from "./webhook.js";
+import { createCertificateObject } from "./certificate.js";
 import { createProjectObject } from "./project.js";
 import { systemService } from "./system.js";
 
 /** Every Restate service this process serves; the one place that binds them. */
 export function restateServices(deps: WorkflowDeps) {
-  return [systemService, createProjectObject(deps), createDeploymentWorkflow(deps), createDomainObject(deps), createWebhookObject(deps)];
+  return [systemService, createProjectObject(deps), createDeploymentWorkflow(deps), createDomainObject(deps), createWebhookObject(deps), createCertificateObject(deps)];
 }
 
 /** An h2c server for the Restate endpoint (restate-server speaks HTTP/2 with prior knowledge). */

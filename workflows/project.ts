@@ -19,7 +19,7 @@ import { swapLive, type LiveSwapResult } from "../src/routing/liveSwap.js";
 import { standbyDeployment } from "../src/routing/standby.js";
 import { revertAssignment, switchDomains, type SwitchDomainsResult } from "../src/routing/switchDomains.js";
 import { finishDeployment, type DeploymentContext } from "../src/db/deployments.js";
-import { addNetworkRoute, removeNetworkRoute, updateNetworkRoute, type AddRouteInput, type RouteUpdate } from "../src/routing/networkRoutes.js";
+import { addNetworkRoute, refreshGatewayConfigs, removeNetworkRoute, updateNetworkRoute, type AddRouteInput, type RouteUpdate } from "../src/routing/networkRoutes.js";
 import type { NetworkRoute } from "../src/db/schema.js";
 import type { WorkflowDeps } from "./deps.js";
 import { dbStep } from "./steps.js";
@@ -116,6 +116,10 @@ export function createProjectObject(deps: WorkflowDeps) {
         req: { deploymentId: string; previous: AssignDomainsResult["previous"] },
       ): Promise<{ reverted: string[] }> =>
         dbStep(ctx, "revert domains", db, (trx) => revertAssignment(trx, { projectId: ctx.key, ...req, platformApex: apex })),
+
+      /** Rewrites the gateway configs of hostnames (a certificate was issued for them). */
+      refreshGatewayConfigs: async (ctx: restate.ObjectContext, req: { hostnames: string[] }): Promise<{ refreshed: string[] }> =>
+        dbStep(ctx, "refresh gateway configs", db, async (trx) => ({ refreshed: await refreshGatewayConfigs(trx, { projectId: ctx.key, hostnames: req.hostnames, platformApex: apex }) })),
 
       addRoute: async (ctx: restate.ObjectContext, req: Omit<AddRouteInput, "projectId" | "platformApex">): Promise<NetworkRoute> =>
         dbStep(ctx, "add route", db, (trx) => addNetworkRoute(trx, { ...req, projectId: ctx.key, platformApex: apex })),

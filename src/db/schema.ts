@@ -252,6 +252,8 @@ export interface CertificatesTable {
   last_error: string | null;
   created_at: CreatedAt;
   updated_at: UpdatedAt;
+  /** hostname while status = 'issued', else NULL; UNIQUE → one issued certificate per hostname. */
+  issued_hostname: ReadOnly<string | null>;
 }
 
 export interface NetworkRoutesTable {

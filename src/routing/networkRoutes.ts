@@ -61,6 +61,22 @@ async function otherWeights(trx: Transaction<Database>, hostname: string, path: 
   return (await query.forUpdate().execute()).map((r) => r.weight);
 }
 
+/**
+ * Rewrites the gateway configs of a project's hostnames from the current state (routes, rules,
+ * certificate), under the project's lock; returns the hostnames rewritten.
+ */
+export async function refreshGatewayConfigs(trx: Transaction<Database>, input: { projectId: string; hostnames: readonly string[]; platformApex: string }): Promise<string[]> {
+  const project = await lockProject(trx, input.projectId);
+  const refreshed: string[] = [];
+  for (const hostname of input.hostnames) {
+    const route = await trx.selectFrom("routes").select("project_id").where("hostname", "=", hostname).executeTakeFirst();
+    if (route?.project_id !== project.id) continue;
+    await refreshGatewayConfig(trx, hostname, input.platformApex);
+    refreshed.push(hostname);
+  }
+  return refreshed;
+}
+
 /** Rewrites the gateway config of a hostname so its `rules` match its routes. */
 async function refreshGatewayConfig(trx: Transaction<Database>, hostname: string, platformApex: string): Promise<void> {
   if (isLocalHostname(hostname, platformApex)) return;

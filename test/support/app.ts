@@ -25,6 +25,11 @@ export interface App {
 export interface AppOptions extends StackOptions {
   /** Extra environment for switchyard serve. */
   env?: Record<string, string>;
+  /**
+   * Serve the API on Pebble's HTTP-01 port, so Pebble's validation requests (to the hostname,
+   * which challtestsrv resolves to 127.0.0.1) reach switchyard's /.well-known/acme-challenge/.
+   */
+  answerHttp01?: boolean;
 }
 
 export async function startApp(opts: AppOptions = {}): Promise<App> {
@@ -35,6 +40,7 @@ export async function startApp(opts: AppOptions = {}): Promise<App> {
       SWITCHYARD_API_TOKENS: `acme=${tokens.acme},globex=${tokens.globex}`,
       SWITCHYARD_PLATFORM_APEX: "switchyard.test-apex.dev",
       SWITCHYARD_MASTER_KEYS: `test-1:${randomBytes(32).toString("base64")}`,
+      ...(opts.answerHttp01 && stack.pebble ? { SWITCHYARD_PORT: String(stack.pebble.httpPort) } : {}),
       ...opts.env,
     });
     await ensureDatabase(stack.mariadb.url);

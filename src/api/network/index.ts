@@ -5,13 +5,14 @@ import { addDomain, getDomain, listDomains, removeDomain } from "./domains.js";
 import { verifyDomain } from "./verifyDomain.js";
 import { watchEvents } from "./watchEvents.js";
 import { addRoute, listRoutes, removeRoute, updateRoute } from "./routes.js";
+import { getCertificate, provisionCert } from "./certificates.js";
 import { createWebhookEndpoint, deleteWebhookEndpoint, listWebhookDeliveries, listWebhookEndpoints } from "./webhooks.js";
 
 /**
  * NetworkService, as far as it is built: custom domain claims with their DNS instructions and
  * ownership checks (VerifyDomain, and the Domain object's background re-checks), the event
- * stream (WatchEvents), webhooks, and weighted traffic routes. Certificates are not implemented
- * yet; their RPCs answer Unimplemented.
+ * stream (WatchEvents), webhooks, weighted traffic routes, and certificates over HTTP-01
+ * (ProvisionCert, GetCertificate).
  */
 export function networkService(deps: ApiDeps): Partial<ServiceImpl<typeof NetworkService>> {
   return {
@@ -21,6 +22,8 @@ export function networkService(deps: ApiDeps): Partial<ServiceImpl<typeof Networ
     removeDomain: removeDomain(deps),
     verifyDomain: verifyDomain(deps),
     watchEvents: watchEvents(deps),
+    provisionCert: provisionCert(deps),
+    getCertificate: getCertificate(deps),
     addRoute: addRoute(deps),
     updateRoute: updateRoute(deps),
     removeRoute: removeRoute(deps),
