@@ -2,7 +2,10 @@
 // answers the challenge on its API port (Pebble resolves the hostname through challtestsrv to
 // 127.0.0.1), stores the chain and the sealed key, and the hostname's gateway config names it.
 import assert from "node:assert/strict";
-import { createPrivateKey, X509Certificate } from "node:crypto";
+import { createPrivateKey, randomBytes, X509Certificate } from "node:crypto";
+import { rmSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { sql } from "kysely";
@@ -12,6 +15,7 @@ import { RoutingService } from "../../src/gen/ctrl/v1/routing_pb.js";
 import { parseMasterKeys, Vault } from "../../src/vault/vault.js";
 import { startApp, type App } from "../support/app.js";
 import { createProject, deploy, type ProjectFixture } from "../support/fixtures.js";
+import { startSwitchyard } from "../harness/index.js";
 import { until } from "../support/until.js";
 
 describe("certificates over HTTP-01", () => {
@@ -38,16 +42,20 @@ describe("certificates over HTTP-01", () => {
     const domain = await verifiedDomain("secure.example.com");
     const pending = (await network().provisionCert({ domainId: domain.id })).certificate!;
     assert.equal(pending.status, CertificateStatus.PENDING);
-    const issued = await until(
-      "the certificate to be issued",
+    // TLSReady turns True last, once the certificate is stored and attached to the gateway config.
+    await until(
+      "TLSReady",
       async () => {
         const { certificate } = await network().getCertificate({ lookup: { case: "domainId", value: domain.id } });
         if (certificate?.status === CertificateStatus.FAILED) throw new Error(`issuance failed: ${certificate.lastError}`);
-        return certificate?.status === CertificateStatus.ACTIVE ? certificate : undefined;
+        const current = (await network().getDomain({ domainId: domain.id })).domain!;
+        return current.conditions.find((c) => c.type === "TLSReady")?.status === ConditionStatus.TRUE;
       },
       60_000,
       200,
     );
+    const issued = (await network().getCertificate({ lookup: { case: "domainId", value: domain.id } })).certificate!;
+    assert.equal(issued.status, CertificateStatus.ACTIVE);
     assert.equal(issued.id, pending.id);
     const leaf = new X509Certificate(issued.pemChain);
     assert.match(leaf.subjectAltName ?? "", /DNS:secure\.example\.com/);
@@ -55,8 +63,6 @@ describe("certificates over HTTP-01", () => {
 
     const config = await app.client(RoutingService, "acme").getGatewayConfig({ hostname: "secure.example.com" });
     assert.equal(config.config?.certificateId, issued.id);
-    const tls = (await network().getDomain({ domainId: domain.id })).domain!.conditions.find((c) => c.type === "TLSReady")!;
-    assert.equal(tls.status, ConditionStatus.TRUE);
     const event = await app.db.selectFrom("events").select("type").where("subject", "=", issued.id).executeTakeFirst();
     assert.equal(event?.type, "CertProvisioned");
 
@@ -85,6 +91,36 @@ describe("certificates over HTTP-01", () => {
       );
       assert.equal(error?.code, Code.FailedPrecondition);
       assert.match(error!.rawMessage, message);
+    }
+  });
+  it("completes an order exactly once when switchyard is SIGKILLed right after finalizing it", async () => {
+    const domain = await verifiedDomain("crash.example.com");
+    await app.switchyard.stop();
+    const marker = path.join(os.tmpdir(), `switchyard-fault-${randomBytes(6).toString("hex")}`);
+    const crashing = await startSwitchyard({ ...app.env, SWITCHYARD_FAULT_KILL_AFTER_STEP: "finalize order", SWITCHYARD_FAULT_MARKER: marker }, { readyTimeoutMs: 30_000 });
+    app.switchyard = crashing;
+    try {
+      await network().provisionCert({ domainId: domain.id });
+      await until("switchyard to die after finalizing", () => !crashing.process.running, 60_000);
+      await crashing.restart();
+      // TLSReady turns True after the certificate is stored and its event written.
+      await until(
+        "TLSReady after the restart",
+        async () => {
+          const current = (await network().getDomain({ domainId: domain.id })).domain!;
+          return current.conditions.find((c) => c.type === "TLSReady")?.status === ConditionStatus.TRUE;
+        },
+        60_000,
+        200,
+      );
+      const issued = (await network().getCertificate({ lookup: { case: "domainId", value: domain.id } })).certificate!;
+      assert.equal(issued.status, CertificateStatus.ACTIVE);
+      const rows = await app.db.selectFrom("certificates").select(["id", "status"]).where("hostname", "=", "crash.example.com").execute();
+      assert.deepEqual(rows, [{ id: issued.id, status: "issued" }], "one certificate, issued once");
+      const events = await app.db.selectFrom("events").select("type").where("subject", "=", issued.id).execute();
+      assert.deepEqual(events.map((e) => e.type), ["CertProvisioned"]);
+    } finally {
+      rmSync(marker, { force: true });
     }
   });
 });
