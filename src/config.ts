@@ -45,6 +45,12 @@ export interface Config {
   masterKeys: MasterKey[];
   /** ACME directory of the CA. */
   acmeDirectoryUrl: string;
+  /** Waits before re-ordering a certificate after a failed attempt (the last one repeats). */
+  certRetryBackoffMs: number[];
+  /** How long before not_after a `CertExpiring` event is raised while no renewal has succeeded. */
+  certExpiryWarningsMs: number[];
+  /** The most new orders one ACME account places in a sliding window (the CA's own limit, with room). */
+  acmeOrderBudget: { orders: number; windowMs: number };
   /** Issuer domains of the ACME CA as CAA records name it; a CAA set without them is diagnosed. */
   caaIdentities: string[];
   /** Delays between ownership checks of an unverified domain (the last one repeats). */
@@ -202,6 +208,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const masterKeys = parseMasterKeys(read("SWITCHYARD_MASTER_KEYS", ""));
   if ("problem" in masterKeys) problems.push(`SWITCHYARD_MASTER_KEYS: ${masterKeys.problem}`);
   const acmeDirectoryUrl = url("SWITCHYARD_ACME_DIRECTORY_URL", "https://acme-v02.api.letsencrypt.org/directory", ["https:", "http:"]);
+  const orderBudgetRaw = read("SWITCHYARD_ACME_ORDER_BUDGET", "250/3h");
+  const orderBudgetMatch = /^(\d+)\/(.+)$/.exec(orderBudgetRaw.trim());
+  const orderBudgetWindow = orderBudgetMatch ? parseDuration(orderBudgetMatch[2]!) : undefined;
+  let acmeOrderBudget = { orders: 250, windowMs: 3 * 3_600_000 };
+  if (!orderBudgetMatch || Number(orderBudgetMatch[1]) < 1 || !orderBudgetWindow) {
+    problems.push(`SWITCHYARD_ACME_ORDER_BUDGET: "${orderBudgetRaw}" is not <orders>/<duration> with at least one order (example: 250/3h)`);
+  } else {
+    acmeOrderBudget = { orders: Number(orderBudgetMatch[1]), windowMs: orderBudgetWindow };
+  }
   const logLevel = read("SWITCHYARD_LOG_LEVEL", "info");
   if (!LOG_LEVELS.includes(logLevel)) {
     problems.push(`SWITCHYARD_LOG_LEVEL: "${logLevel}" must be one of ${LOG_LEVELS.join(", ")}`);
@@ -227,6 +242,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     dnsQueriesPerSecond: positiveInteger("SWITCHYARD_DNS_QPS", 100),
     masterKeys: "problem" in masterKeys ? [] : masterKeys,
     acmeDirectoryUrl,
+    certRetryBackoffMs: durations("SWITCHYARD_CERT_RETRY_BACKOFF", "1h,2h,4h,8h,16h,32h"),
+    certExpiryWarningsMs: durations("SWITCHYARD_CERT_EXPIRY_WARNINGS", "14d,3d"),
+    acmeOrderBudget,
     caaIdentities: read("SWITCHYARD_ACME_CAA_IDENTITIES", "letsencrypt.org").split(",").map((i) => i.trim().toLowerCase()).filter(Boolean),
     domainCheckBackoffMs: durations("SWITCHYARD_DOMAIN_CHECK_BACKOFF", "10s,30s,1m,2m,5m,10m,30m,1h"),
     domainRecheckMs: duration("SWITCHYARD_DOMAIN_RECHECK", "6h"),

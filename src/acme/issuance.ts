@@ -26,11 +26,16 @@ export function caDetail(error: unknown): string {
 
 /**
  * Publishes the HTTP-01 answer of every pending authorization of the order (switchyard serves it
- * from MySQL) and returns the challenges to tell the CA about.
+ * from MySQL) and returns the challenges to tell the CA about, with the authorization to poll.
  */
-export async function publishHttp01(db: Kysely<Database>, client: acme.Client, order: Order, input: { domainId: string; hostname: string }): Promise<Challenge[]> {
+export async function publishHttp01(
+  db: Kysely<Database>,
+  client: acme.Client,
+  order: Order,
+  input: { domainId: string; hostname: string },
+): Promise<Array<{ challenge: Challenge; authorizationUrl: string }>> {
   const authorizations = await client.getAuthorizations(order);
-  const pending: Challenge[] = [];
+  const pending: Array<{ challenge: Challenge; authorizationUrl: string }> = [];
   for (const authorization of authorizations) {
     if (authorization.status === "valid") continue;
     const challenge = authorization.challenges.find((c) => c.type === "http-01");
@@ -39,9 +44,10 @@ export async function publishHttp01(db: Kysely<Database>, client: acme.Client, o
     await db
       .insertInto("acme_challenges")
       .values({ id: `chl_${challenge.token.slice(0, 24)}`, custom_domain_id: input.domainId, hostname: input.hostname, type: "http-01", token: challenge.token, key_authorization: keyAuthorization, status: "pending" })
-      .onDuplicateKeyUpdate({ key_authorization: keyAuthorization, status: "pending" })
+      // One challenge row per domain: a later order (a renewal) replaces the earlier answer.
+      .onDuplicateKeyUpdate({ type: "http-01", token: challenge.token, key_authorization: keyAuthorization, status: "pending", dns_name: null, txt_value: null })
       .execute();
-    pending.push(challenge);
+    pending.push({ challenge, authorizationUrl: authorization.url });
   }
   return pending;
 }

@@ -16,6 +16,9 @@ export const EVENT_TYPES = [
   "DomainOwnershipLost",
   "DomainClaimRevoked",
   "RouteChanged",
+  "CertProvisioned",
+  "CertIssuanceFailed",
+  "CertExpiring",
 ] as const;
 
 export type EventType = (typeof EVENT_TYPES)[number];

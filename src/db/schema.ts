@@ -252,8 +252,19 @@ export interface CertificatesTable {
   last_error: string | null;
   created_at: CreatedAt;
   updated_at: UpdatedAt;
+  /** Failed order attempts in a row; the next one waits by the retry backoff. */
+  attempts: Generated<number>;
+  next_attempt_at: Date | null;
   /** hostname while status = 'issued', else NULL; UNIQUE → one issued certificate per hostname. */
   issued_hostname: ReadOnly<string | null>;
+}
+
+/** One new order placed by an ACME account (placed_at may be ahead: a reserved slot of the budget). */
+export interface AcmeOrdersTable {
+  id: string;
+  acme_user_id: string;
+  hostname: string;
+  placed_at: Date;
 }
 
 export interface NetworkRoutesTable {
@@ -355,6 +366,7 @@ export interface Database {
   domain_tombstones: DomainTombstonesTable;
   acme_users: AcmeUsersTable;
   acme_challenges: AcmeChallengesTable;
+  acme_orders: AcmeOrdersTable;
   certificates: CertificatesTable;
   network_routes: NetworkRoutesTable;
   sequences: SequencesTable;

@@ -27,6 +27,8 @@ export interface PebbleOptions {
   tlsPort?: number;
   /** PEBBLE_VA_ALWAYS_VALID=1: every challenge validates without being checked. */
   alwaysValid?: boolean;
+  /** Lifetime of the certificates pebble issues (its certificateValidityPeriod); default: pebble's (5 years). */
+  certificateLifetimeSeconds?: number;
   /** Extra PEBBLE_* variables (e.g. PEBBLE_AUTHZREUSE, PEBBLE_CHAIN_LENGTH). */
   env?: Record<string, string>;
   /** Readiness deadline per start. Default 10 000 ms. */
@@ -70,6 +72,8 @@ export interface Pebble {
   readonly directoryUrl: string;
   /** PEM of the CA that signed pebble's HTTPS certificate: trust it in the ACME client. */
   readonly caCertPem: string;
+  /** Files of pebble's HTTPS certificate and key (for a test server that stands in front of it). */
+  readonly tlsFiles: { cert: string; key: string };
   /** https://127.0.0.1:PORT — pebble's management API (/roots/0, /intermediates/0, …). */
   readonly managementUrl: string;
   readonly port: number;
@@ -167,6 +171,7 @@ export async function startPebble(opts: PebbleOptions = {}): Promise<Pebble> {
               tlsPort,
               ocspResponderURL: "",
               externalAccountBindingRequired: false,
+              ...(opts.certificateLifetimeSeconds ? { certificateValidityPeriod: opts.certificateLifetimeSeconds } : {}),
             },
           },
           null,
@@ -284,6 +289,7 @@ export async function startPebble(opts: PebbleOptions = {}): Promise<Pebble> {
       return {
         directoryUrl,
         caCertPem,
+        tlsFiles: { cert: tls.cert, key: tls.key },
         managementUrl,
         port,
         httpPort,

@@ -60,6 +60,17 @@ describe("configuration", () => {
     assert.match(problemsOf({ SWITCHYARD_API_TOKENS: "Acme=0123456789abcdef" })[0]!, /entry 1/);
   });
 
+  it("reads the certificate lifecycle settings", () => {
+    const config = loadConfig({ ...TOKENS, SWITCHYARD_ACME_ORDER_BUDGET: "120/1m", SWITCHYARD_CERT_RETRY_BACKOFF: "1s,2s", SWITCHYARD_CERT_EXPIRY_WARNINGS: "14d,3d" });
+    assert.deepEqual(config.acmeOrderBudget, { orders: 120, windowMs: 60_000 });
+    assert.deepEqual(config.certRetryBackoffMs, [1000, 2000]);
+    assert.deepEqual(config.certExpiryWarningsMs, [14 * 86_400_000, 3 * 86_400_000]);
+    assert.deepEqual(loadConfig(TOKENS).acmeOrderBudget, { orders: 250, windowMs: 3 * 3_600_000 });
+    for (const bad of ["0/1h", "100", "100/soon", "/1h"]) {
+      assert.match(problemsOf({ ...TOKENS, SWITCHYARD_ACME_ORDER_BUDGET: bad })[0]!, /^SWITCHYARD_ACME_ORDER_BUDGET: .* is not <orders>\/<duration>/);
+    }
+  });
+
   it("parses durations", () => {
     assert.equal(parseDuration("500ms"), 500);
     assert.equal(parseDuration("2h"), 7_200_000);

@@ -893,8 +893,10 @@ export const ListRoutesResponseSchema: GenMessage<ListRoutesResponse> = /*@__PUR
 
 /**
  * Something that happened to a workspace's resources. Types: "DomainAdded", "DomainVerified",
- * "DomainRemoved", "CertProvisioned", "CertExpiring", "CertRenewalFailed", "DeploymentReady",
- * "DeploymentFailed", "DeploymentPromoted", "DeploymentRolledBack", "RouteChanged".
+ * "DomainRemoved", "CertProvisioned", "CertIssuanceFailed" (an order attempt failed; payload says
+ * when the next one runs), "CertExpiring" (no renewal has succeeded yet), "DeploymentReady",
+ * "DeploymentFailed", "DeploymentPromoted", "DeploymentRolledBack", "RouteChanged"; the full
+ * list is what WatchEvents accepts as types.
  *
  * @generated from message ctrl.v1.Event
  */
