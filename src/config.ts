@@ -45,6 +45,8 @@ export interface Config {
   masterKeys: MasterKey[];
   /** ACME directory of the CA. */
   acmeDirectoryUrl: string;
+  /** Order a certificate as soon as a TLS-enabled domain is verified (else only on ProvisionCert). */
+  autoTls: boolean;
   /** Waits before re-ordering a certificate after a failed attempt (the last one repeats). */
   certRetryBackoffMs: number[];
   /** How long before not_after a `CertExpiring` event is raised while no renewal has succeeded. */
@@ -242,6 +244,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     dnsQueriesPerSecond: positiveInteger("SWITCHYARD_DNS_QPS", 100),
     masterKeys: "problem" in masterKeys ? [] : masterKeys,
     acmeDirectoryUrl,
+    autoTls: bool("SWITCHYARD_AUTO_TLS", true),
     certRetryBackoffMs: durations("SWITCHYARD_CERT_RETRY_BACKOFF", "1h,2h,4h,8h,16h,32h"),
     certExpiryWarningsMs: durations("SWITCHYARD_CERT_EXPIRY_WARNINGS", "14d,3d"),
     acmeOrderBudget,

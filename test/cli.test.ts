@@ -1,34 +1,12 @@
 // The pipeline CLI as a child process against the real stack.
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { after, before, describe, it } from "node:test";
-import { repoRoot } from "./harness/index.js";
 import { startApp, type App } from "./support/app.js";
+import { runCli, type CliRun } from "./support/cli.js";
 import { createProject, reportInstances, waitForStatus, type ProjectFixture } from "./support/fixtures.js";
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function cli(app: App, args: string[], env: Record<string, string | undefined> = {}): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts", ...args], {
-      cwd: repoRoot,
-      env: { ...process.env, SWITCHYARD_URL: app.switchyard.url, SWITCHYARD_TOKEN: app.tokens.acme, GITHUB_RUN_ID: "", ...env },
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => (stdout += d));
-    child.stderr.on("data", (d: Buffer) => (stderr += d));
-    const timer = setTimeout(() => child.kill("SIGKILL"), 60_000);
-    child.on("error", reject);
-    child.on("close", (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
+function cli(app: App, args: string[], env: Record<string, string | undefined> = {}): Promise<CliRun> {
+  return runCli(args, { SWITCHYARD_URL: app.switchyard.url, SWITCHYARD_TOKEN: app.tokens.acme, GITHUB_RUN_ID: "", ...env });
 }
 
 describe("switchyard CLI", () => {

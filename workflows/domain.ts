@@ -15,6 +15,8 @@ import * as restate from "@restatedev/restate-sdk";
 import { nextCheckDelayMs } from "../src/domain/checkSchedule.js";
 import { QUERIES_PER_CHECK } from "../src/ownership/checkSlots.js";
 import { applyDomainCheck, expectationsOf, observeDomain, unattachedTarget, type CheckOutcome } from "../src/ownership/domainCheck.js";
+import { currentCertificate, needsOrder, newCertificateRow } from "../src/acme/certificateRows.js";
+import { certificateApi } from "./certificate.js";
 import { projectApi } from "./project.js";
 import type { WorkflowDeps } from "./deps.js";
 import { dbStep, step, toTerminal } from "./steps.js";
@@ -64,6 +66,15 @@ export function createDomainObject(deps: WorkflowDeps) {
       const target = await step(ctx, "find serving deployment", () => unattachedTarget(db, ctx.key));
       if (target) {
         await ctx.objectClient(projectApi, target.projectId).assignDomains({ deploymentId: target.deploymentId, domains: [{ hostname: target.hostname, sticky: "environment" }] });
+      }
+      // Proven and TLS-enabled: its certificate is ordered without anyone asking.
+      if (config.autoTls && config.masterKeys.length > 0) {
+        const order = await dbStep(ctx, "order certificate if missing", db, async (trx) => {
+          const domain = await trx.selectFrom("custom_domains").select(["id", "hostname", "workspace_id", "tls", "wildcard"]).where("id", "=", ctx.key).forUpdate().executeTakeFirstOrThrow();
+          if (!domain.tls || domain.wildcard || !needsOrder(await currentCertificate(trx, domain))) return null;
+          return { hostname: domain.hostname, certificateId: await newCertificateRow(trx, domain) };
+        });
+        if (order) ctx.objectSendClient(certificateApi, order.hostname).issue({ domainId: ctx.key, certificateId: order.certificateId });
       }
     }
     if (outcome.nextCheckInMs === null) {

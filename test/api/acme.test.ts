@@ -1,46 +1,18 @@
 // ACME accounts against Pebble, the vault as it stores their keys (and re-seals them on
 // rotation), and the HTTP-01 answer path.
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { sql } from "kysely";
 import { AcmeService } from "../../src/gen/ctrl/v1/acme_pb.js";
 import { NetworkService } from "../../src/gen/ctrl/v1/network_pb.js";
 import { newId } from "../../src/db/ids.js";
 import { parseMasterKeys, Vault } from "../../src/vault/vault.js";
-import { httpRequest, repoRoot } from "../harness/index.js";
+import { httpRequest } from "../harness/index.js";
 import { startApp, type App } from "../support/app.js";
+import { runCli } from "../support/cli.js";
+import { databaseDump } from "../support/databaseDump.js";
 import { createProject, type ProjectFixture } from "../support/fixtures.js";
-
-/** Every table's rows as text (buffers as hex and as latin1), as a database dump would show them. */
-async function dump(app: App): Promise<string> {
-  const tables = await sql<{ t: string }>`SELECT table_name AS t FROM information_schema.tables WHERE table_schema = DATABASE()`.execute(app.db);
-  const parts: string[] = [];
-  for (const { t } of tables.rows) {
-    const rows = await sql<Record<string, unknown>>`SELECT * FROM ${sql.table(t)}`.execute(app.db);
-    for (const row of rows.rows) {
-      for (const value of Object.values(row)) parts.push(Buffer.isBuffer(value) ? `${value.toString("hex")} ${value.toString("latin1")}` : String(value));
-    }
-  }
-  return parts.join("\n");
-}
-
-function cli(app: App, args: string[], env: Record<string, string>): Promise<{ code: number | null; out: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts", ...args], { cwd: repoRoot, env: { ...process.env, ...env } });
-    let out = "";
-    child.stdout.on("data", (d: Buffer) => (out += d));
-    child.stderr.on("data", (d: Buffer) => (out += d));
-    const timer = setTimeout(() => child.kill("SIGKILL"), 60_000);
-    child.on("error", reject);
-    child.on("close", (code) => {
-      clearTimeout(timer);
-      resolve({ code, out });
-    });
-  });
-}
 
 describe("ACME accounts and HTTP-01 answers", () => {
   let app: App;
@@ -79,10 +51,10 @@ describe("ACME accounts and HTTP-01 answers", () => {
 
   it("stores no private key in plaintext, and `switchyard keys rotate` re-seals every key under a new master key", async () => {
     await acmeClient().createAcmeUser({ workspaceId: acme.workspaceId });
-    assert.doesNotMatch(await dump(app), /PRIVATE KEY/);
+    assert.doesNotMatch(await databaseDump(app), /PRIVATE KEY/);
     const oldKeys = app.env.SWITCHYARD_MASTER_KEYS!;
     const newKeys = `test-2:${randomBytes(32).toString("base64")},${oldKeys}`;
-    const rotated = await cli(app, ["keys", "rotate"], { DATABASE_URL: app.stack.mariadb.url, SWITCHYARD_MASTER_KEYS: newKeys });
+    const rotated = await runCli(["keys", "rotate"], { DATABASE_URL: app.stack.mariadb.url, SWITCHYARD_MASTER_KEYS: newKeys });
     assert.equal(rotated.code, 0, rotated.out);
     assert.match(rotated.out, /re-encrypted under test-2: [1-9]\d* acme_users/);
     const rows = await app.db.selectFrom("acme_users").selectAll().execute();

@@ -29,6 +29,8 @@ describe("certificate lifecycle", () => {
       {
         ...app.env,
         SWITCHYARD_ACME_DIRECTORY_URL: gate.directoryUrl,
+        // Each test orders explicitly, at the moment it has set the gate up for.
+        SWITCHYARD_AUTO_TLS: "false",
         SWITCHYARD_CERT_RETRY_BACKOFF: "1s,2s",
         SWITCHYARD_CERT_EXPIRY_WARNINGS: "4s",
         SWITCHYARD_ACME_ORDER_BUDGET: `${ORDER_BUDGET.orders}/${ORDER_BUDGET.windowMs / 1000}s`,

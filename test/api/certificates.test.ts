@@ -14,6 +14,8 @@ import { CertificateStatus, ConditionStatus } from "../../src/gen/ctrl/v1/resour
 import { RoutingService } from "../../src/gen/ctrl/v1/routing_pb.js";
 import { parseMasterKeys, Vault } from "../../src/vault/vault.js";
 import { startApp, type App } from "../support/app.js";
+import { runCli } from "../support/cli.js";
+import { databaseDump } from "../support/databaseDump.js";
 import { createProject, deploy, type ProjectFixture } from "../support/fixtures.js";
 import { startSwitchyard } from "../harness/index.js";
 import { until } from "../support/until.js";
@@ -39,9 +41,8 @@ describe("certificates over HTTP-01", () => {
   };
 
   it("issues a certificate, stores its key sealed, and attaches it to the gateway config", async () => {
+    // Verified and TLS-enabled: the certificate is ordered without a ProvisionCert call.
     const domain = await verifiedDomain("secure.example.com");
-    const pending = (await network().provisionCert({ domainId: domain.id })).certificate!;
-    assert.equal(pending.status, CertificateStatus.PENDING);
     // TLSReady turns True last, once the certificate is stored and attached to the gateway config.
     await until(
       "TLSReady",
@@ -56,7 +57,6 @@ describe("certificates over HTTP-01", () => {
     );
     const issued = (await network().getCertificate({ lookup: { case: "domainId", value: domain.id } })).certificate!;
     assert.equal(issued.status, CertificateStatus.ACTIVE);
-    assert.equal(issued.id, pending.id);
     const leaf = new X509Certificate(issued.pemChain);
     assert.match(leaf.subjectAltName ?? "", /DNS:secure\.example\.com/);
     assert.ok(issued.renewAt && issued.notAfter);
@@ -94,13 +94,13 @@ describe("certificates over HTTP-01", () => {
     }
   });
   it("completes an order exactly once when switchyard is SIGKILLed right after finalizing it", async () => {
-    const domain = await verifiedDomain("crash.example.com");
     await app.switchyard.stop();
     const marker = path.join(os.tmpdir(), `switchyard-fault-${randomBytes(6).toString("hex")}`);
     const crashing = await startSwitchyard({ ...app.env, SWITCHYARD_FAULT_KILL_AFTER_STEP: "finalize order", SWITCHYARD_FAULT_MARKER: marker }, { readyTimeoutMs: 30_000 });
     app.switchyard = crashing;
     try {
-      await network().provisionCert({ domainId: domain.id });
+      // Verification orders the certificate, on the switchyard that dies after finalizing it.
+      const domain = await verifiedDomain("crash.example.com");
       await until("switchyard to die after finalizing", () => !crashing.process.running, 60_000);
       await crashing.restart();
       // TLSReady turns True after the certificate is stored and its event written.
@@ -122,5 +122,37 @@ describe("certificates over HTTP-01", () => {
     } finally {
       rmSync(marker, { force: true });
     }
+  });
+
+  it("keeps no private key in plaintext, and issues with the keys `switchyard keys rotate` re-sealed", async () => {
+    const dump = await databaseDump(app);
+    assert.doesNotMatch(dump, /PRIVATE KEY/);
+    const oldKeys = app.env.SWITCHYARD_MASTER_KEYS!;
+    const vault = new Vault(parseMasterKeys(oldKeys) as { id: string; key: Buffer }[]);
+    const sealed = await app.db.selectFrom("certificates").selectAll().where("key_ciphertext", "is not", null).execute();
+    assert.ok(sealed.length > 0);
+    for (const row of sealed) {
+      const der = createPrivateKey(vault.open(row as Parameters<Vault["open"]>[0], `certificates/${row.id}`)).export({ format: "der", type: "pkcs8" });
+      assert.equal(dump.includes(der.toString("hex")), false, `the key of ${row.id} is not in the dump`);
+    }
+
+    const newKeys = `test-2:${randomBytes(32).toString("base64")},${oldKeys}`;
+    const rotated = await runCli(["keys", "rotate"], { DATABASE_URL: app.stack.mariadb.url, SWITCHYARD_MASTER_KEYS: newKeys });
+    assert.equal(rotated.code, 0, rotated.out);
+    assert.match(rotated.out, new RegExp(`re-encrypted under test-2: .*${sealed.length} certificates`));
+    const after = await app.db.selectFrom("certificates").select("master_key_id").where("key_ciphertext", "is not", null).execute();
+    assert.ok(after.every((r) => r.master_key_id === "test-2"));
+
+    // Only the new key from here on: the account key and new certificate keys work under it.
+    await app.switchyard.stop();
+    const onlyNew = newKeys.split(",")[0]!;
+    app.switchyard = await startSwitchyard({ ...app.env, SWITCHYARD_MASTER_KEYS: onlyNew }, { readyTimeoutMs: 30_000 });
+    const domain = await verifiedDomain("rotated.example.com");
+    await until("TLSReady under the new master key", async () => {
+      const current = (await network().getDomain({ domainId: domain.id })).domain!;
+      return current.conditions.find((c) => c.type === "TLSReady")?.status === ConditionStatus.TRUE;
+    }, 60_000, 200);
+    const issued = await app.db.selectFrom("certificates").select("master_key_id").where("hostname", "=", "rotated.example.com").where("status", "=", "issued").executeTakeFirstOrThrow();
+    assert.equal(issued.master_key_id, "test-2");
   });
 });

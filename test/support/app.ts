@@ -40,6 +40,8 @@ export async function startApp(opts: AppOptions = {}): Promise<App> {
       SWITCHYARD_API_TOKENS: `acme=${tokens.acme},globex=${tokens.globex}`,
       SWITCHYARD_PLATFORM_APEX: "switchyard.test-apex.dev",
       SWITCHYARD_MASTER_KEYS: `test-1:${randomBytes(32).toString("base64")}`,
+      // Without a Pebble of its own a test must never order from the default CA (Let's Encrypt).
+      SWITCHYARD_AUTO_TLS: stack.pebble ? "true" : "false",
       ...(opts.answerHttp01 && stack.pebble ? { SWITCHYARD_PORT: String(stack.pebble.httpPort) } : {}),
       ...opts.env,
     });

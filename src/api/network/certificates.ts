@@ -2,7 +2,7 @@ import { create } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, type HandlerContext } from "@connectrpc/connect";
 import type { Kysely } from "kysely";
-import { newId } from "../../db/ids.js";
+import { currentCertificate, needsOrder, newCertificateRow } from "../../acme/certificateRows.js";
 import type { Certificate, Database } from "../../db/schema.js";
 import { GetCertificateResponseSchema, ProvisionCertResponseSchema, type GetCertificateRequest, type ProvisionCertRequest } from "../../gen/ctrl/v1/network_pb.js";
 import { CertificateSchema, CertificateStatus } from "../../gen/ctrl/v1/resources_pb.js";
@@ -50,19 +50,6 @@ async function findLiveDomain(db: Kysely<Database>, tenantId: string, domainId: 
   return row;
 }
 
-/** The certificate to show for a domain: the issued one, else the newest attempt. */
-async function currentCertificate(db: Kysely<Database>, domain: { id: string; hostname: string; workspace_id: string }) {
-  return db
-    .selectFrom("certificates")
-    .selectAll()
-    .where("hostname", "=", domain.hostname)
-    .where("workspace_id", "=", domain.workspace_id)
-    .orderBy((eb) => eb.case().when("status", "=", "issued").then(0).else(1).end())
-    .orderBy("created_at", "desc")
-    .orderBy("id", "desc")
-    .executeTakeFirst();
-}
-
 export function provisionCert({ db, config, ingress }: ApiDeps) {
   return async (req: ProvisionCertRequest, context: HandlerContext) => {
     requireId("domain_id", req.domainId);
@@ -73,12 +60,12 @@ export function provisionCert({ db, config, ingress }: ApiDeps) {
     if (config.masterKeys.length === 0) throw new ConnectError("certificates need SWITCHYARD_MASTER_KEYS to encrypt their keys; it is not configured", Code.FailedPrecondition);
 
     const current = await currentCertificate(db, domain);
-    const valid = current?.status === "issued" && current.not_after !== null && current.not_after > new Date();
-    if (current && ((valid && !req.force) || current.status === "pending")) {
+    // An attempt under way is returned; so is a valid certificate unless `force` asks for a new one.
+    // A failed attempt waiting for its retry is replaced by a new attempt now.
+    if (current && (current.status === "pending" || (current.status === "issued" && !req.force && !needsOrder(current)))) {
       return create(ProvisionCertResponseSchema, { certificate: certificateToProto(current) });
     }
-    const id = newId("crt");
-    await db.insertInto("certificates").values({ id, hostname: domain.hostname, custom_domain_id: domain.id, workspace_id: domain.workspace_id, status: "pending" }).execute();
+    const id = await newCertificateRow(db, domain);
     try {
       await viaIngress(() => ingress.objectSendClient(certificateApi, domain.hostname).issue({ domainId: domain.id, certificateId: id }, idempotentSend(`certificate-issue/${id}`)));
     } catch (error) {
