@@ -9,6 +9,7 @@ import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { sql } from "kysely";
+import { AcmeService } from "../../src/gen/ctrl/v1/acme_pb.js";
 import { DnsRecordPurpose, NetworkService, type Domain } from "../../src/gen/ctrl/v1/network_pb.js";
 import { CertificateStatus, ConditionStatus } from "../../src/gen/ctrl/v1/resources_pb.js";
 import { RoutingService } from "../../src/gen/ctrl/v1/routing_pb.js";
@@ -73,6 +74,19 @@ describe("certificates over HTTP-01", () => {
     const vault = new Vault(parseMasterKeys(app.env.SWITCHYARD_MASTER_KEYS!) as { id: string; key: Buffer }[]);
     const key = vault.open(row as Parameters<Vault["open"]>[0], `certificates/${row.id}`);
     assert.ok(leaf.checkPrivateKey(createPrivateKey(key)), "the stored key is the certificate's");
+
+    // Gateways look the certificate up by hostname (any case, Unicode or A-label); other tenants cannot.
+    const acmeApi = (tenant: "acme" | "globex") => app.client(AcmeService, tenant);
+    const byHost = (await acmeApi("acme").getCertificate({ hostname: "Secure.Example.com" })).certificate!;
+    assert.deepEqual([byHost.id, byHost.pemChain], [issued.id, issued.pemChain]);
+    for (const [tenant, hostname, code] of [
+      ["globex", "secure.example.com", Code.NotFound],
+      ["acme", "nothing.example.com", Code.NotFound],
+      ["acme", "https://secure.example.com/", Code.InvalidArgument],
+    ] as const) {
+      const error = await acmeApi(tenant).getCertificate({ hostname }).then(() => undefined, (e: unknown) => ConnectError.from(e));
+      assert.equal(error?.code, code, `${tenant} ${hostname}`);
+    }
 
     const again = (await network().provisionCert({ domainId: domain.id })).certificate!;
     assert.deepEqual([again.id, again.status], [issued.id, CertificateStatus.ACTIVE], "a valid certificate is returned, not re-ordered");

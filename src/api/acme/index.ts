@@ -6,19 +6,24 @@ import { ACME_TOKEN, keyAuthorizationFor } from "../../acme/challengeAnswers.js"
 import {
   AcmeUserSchema,
   CreateAcmeUserResponseSchema,
+  AcmeServiceGetCertificateResponseSchema,
   VerifyCertificateResponseSchema,
   type AcmeService,
+  type AcmeServiceGetCertificateRequest,
   type CreateAcmeUserRequest,
   type VerifyCertificateRequest,
 } from "../../gen/ctrl/v1/acme_pb.js";
+import { canonicalHostname } from "../../domain/hostname.js";
 import { Vault } from "../../vault/vault.js";
+import { certificateToProto } from "../network/certificates.js";
 import { principalOf } from "../auth.js";
 import { fromGateError, invalidArgument, notFound } from "../errors.js";
 import type { ApiDeps } from "../server.js";
 import { findWorkspace, requireId } from "../tenancy.js";
 
-// AcmeService, as far as it is built: ACME accounts and the HTTP-01 answer for gateways. Orders,
-// ValidateDomain and GetCertificate come with the certificate workflow and answer Unimplemented.
+// AcmeService: ACME accounts, the certificate that covers a hostname, and the HTTP-01 answer for
+// gateways. Orders themselves are NetworkService.ProvisionCert's (and automatic on verification).
+// ValidateDomain is not built yet and answers Unimplemented.
 
 const EMAIL = /^[^\s@<>()[\],;:"]{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,63}$/;
 
@@ -47,6 +52,26 @@ export function acmeService(deps: ApiDeps): Partial<ServiceImpl<typeof AcmeServi
           createTime: timestampFromDate(account.created_at),
         }),
       });
+    },
+
+    async getCertificate(req: AcmeServiceGetCertificateRequest, context: HandlerContext) {
+      const name = canonicalHostname(req.hostname);
+      if ("problem" in name) throw invalidArgument("hostname", name.problem);
+      const parent = name.ascii.split(".").slice(1).join(".");
+      const candidates = parent.includes(".") ? [name.ascii, `*.${parent}`] : [name.ascii];
+      const row = await db
+        .selectFrom("certificates as c")
+        .innerJoin("workspaces as w", "w.id", "c.workspace_id")
+        .selectAll("c")
+        .where("w.tenant_id", "=", principalOf(context).tenantId)
+        .where("c.hostname", "in", candidates)
+        .where("c.status", "=", "issued")
+        .where("c.not_after", ">", new Date())
+        // The exact name before the wildcard of its parent.
+        .orderBy((eb) => eb.case().when("c.hostname", "=", name.ascii).then(0).else(1).end())
+        .executeTakeFirst();
+      if (!row) throw notFound("active certificate for hostname", name.ascii);
+      return create(AcmeServiceGetCertificateResponseSchema, { certificate: certificateToProto(row) });
     },
 
     async verifyCertificate(req: VerifyCertificateRequest, context: HandlerContext) {

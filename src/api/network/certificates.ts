@@ -24,7 +24,7 @@ const STATUS: Record<string, CertificateStatus> = {
   superseded: CertificateStatus.REVOKED,
 };
 
-function certificateToProto(row: Certificate) {
+export function certificateToProto(row: Certificate) {
   const expired = row.status === "issued" && row.not_after !== null && row.not_after < new Date();
   return create(CertificateSchema, {
     id: row.id,
