@@ -45,6 +45,8 @@ export interface Config {
   masterKeys: MasterKey[];
   /** ACME directory of the CA. */
   acmeDirectoryUrl: string;
+  /** Where the authoritative server of the ACME challenge zone listens; unset = no DNS-01. */
+  challengeDnsListen: { host: string; port: number } | undefined;
   /** Order a certificate as soon as a TLS-enabled domain is verified (else only on ProvisionCert). */
   autoTls: boolean;
   /** Waits before re-ordering a certificate after a failed attempt (the last one repeats). */
@@ -210,6 +212,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const masterKeys = parseMasterKeys(read("SWITCHYARD_MASTER_KEYS", ""));
   if ("problem" in masterKeys) problems.push(`SWITCHYARD_MASTER_KEYS: ${masterKeys.problem}`);
   const acmeDirectoryUrl = url("SWITCHYARD_ACME_DIRECTORY_URL", "https://acme-v02.api.letsencrypt.org/directory", ["https:", "http:"]);
+  const challengeListenRaw = read("SWITCHYARD_CHALLENGE_DNS_LISTEN", "");
+  const challengeListenMatch = /^(\d{1,3}(?:\.\d{1,3}){3}):(\d{1,5})$/.exec(challengeListenRaw.trim());
+  let challengeDnsListen: Config["challengeDnsListen"];
+  if (challengeListenRaw !== "") {
+    if (!challengeListenMatch || isIP(challengeListenMatch[1]!) !== 4 || Number(challengeListenMatch[2]) > 65535) {
+      problems.push(`SWITCHYARD_CHALLENGE_DNS_LISTEN: "${challengeListenRaw}" is not an IPv4 address and port (example: 127.0.0.1:5353)`);
+    } else {
+      challengeDnsListen = { host: challengeListenMatch[1]!, port: Number(challengeListenMatch[2]) };
+    }
+  }
   const orderBudgetRaw = read("SWITCHYARD_ACME_ORDER_BUDGET", "250/3h");
   const orderBudgetMatch = /^(\d+)\/(.+)$/.exec(orderBudgetRaw.trim());
   const orderBudgetWindow = orderBudgetMatch ? parseDuration(orderBudgetMatch[2]!) : undefined;
@@ -244,6 +256,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     dnsQueriesPerSecond: positiveInteger("SWITCHYARD_DNS_QPS", 100),
     masterKeys: "problem" in masterKeys ? [] : masterKeys,
     acmeDirectoryUrl,
+    challengeDnsListen,
     autoTls: bool("SWITCHYARD_AUTO_TLS", true),
     certRetryBackoffMs: durations("SWITCHYARD_CERT_RETRY_BACKOFF", "1h,2h,4h,8h,16h,32h"),
     certExpiryWarningsMs: durations("SWITCHYARD_CERT_EXPIRY_WARNINGS", "14d,3d"),

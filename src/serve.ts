@@ -8,6 +8,8 @@ import type { Database } from "./db/schema.js";
 import { createDb } from "./db/connect.js";
 import { createApiServer } from "./api/server.js";
 import { closeServer, listen } from "./api/listener.js";
+import { startChallengeZoneServer } from "./dns/challengeZoneServer.js";
+import { challengeZoneOf } from "./domain/domainRecords.js";
 import { registerEndpoint } from "./restate/admin.js";
 import { connectIngress } from "./restate/ingress.js";
 import { createDnsProbe } from "./dns/dnsProbe.js";
@@ -45,14 +47,17 @@ export async function startSwitchyard(config: Config, logger: Logger): Promise<R
   const apiServer: net.Server = createApiServer({ config, logger, db, ingress: connectIngress(config.restateIngressUrl) });
   const apiPort = await listen(apiServer, config.apiPort, config.host);
   logger.info({ url: `http://${config.host}:${apiPort}` }, "connect api listening");
-
+  // DNS-01 through the _acme-challenge delegation needs the challenge zone answered by us.
+  const challengeZone = config.challengeDnsListen
+    ? await startChallengeZoneServer({ db, zone: challengeZoneOf(config.platformApex), host: config.challengeDnsListen.host, port: config.challengeDnsListen.port, logger })
+    : undefined;
 
   return {
     apiPort,
     endpointPort,
     db,
     async close() {
-      await Promise.all([closeServer(apiServer), closeServer(endpointServer)]);
+      await Promise.all([closeServer(apiServer), closeServer(endpointServer), challengeZone?.close()]);
       await db.destroy();
     },
   };

@@ -23,12 +23,14 @@ import type { Transaction } from "kysely";
 import { ensureAccount } from "../src/acme/accounts.js";
 import { CaBackoffError, installCaBackoff } from "../src/acme/caProblems.js";
 import { pollAuthorization, pollDelayMs, pollOrder, POLL_DEADLINE_MS, type PollResult } from "../src/acme/caPolling.js";
-import { acmeClient, caDetail, prepareKey, publishHttp01, storeChain, type Order } from "../src/acme/issuance.js";
-import { reserveOrderSlot } from "../src/acme/orderBudget.js";
+import { challengeFor, type ChallengeChoice } from "../src/acme/challengeChoice.js";
+import { acmeClient, caDetail, prepareKey, publishDns01, publishHttp01, storeChain, type Order } from "../src/acme/issuance.js";
+import { takeOrderSlot } from "../src/acme/orderBudget.js";
 import { appendEvents } from "../src/db/events.js";
 import { newId } from "../src/db/ids.js";
 import { fromJson, toJson, type Database } from "../src/db/schema.js";
 import type { DomainCondition } from "../src/domain/domainConditions.js";
+import type { Config } from "../src/config.js";
 import { Vault } from "../src/vault/vault.js";
 import type { WorkflowDeps } from "./deps.js";
 import { domainApi } from "./domain.js";
@@ -58,6 +60,8 @@ interface DomainFacts {
   tenantId: string;
   workspaceId: string;
   projectId: string;
+  /** The challenge this attempt uses, or why none can be used now. */
+  challenge: ChallengeChoice;
 }
 
 export function createCertificateObject(deps: WorkflowDeps) {
@@ -108,19 +112,26 @@ export function createCertificateObject(deps: WorkflowDeps) {
     const accountId = await caCall(ctx, "ensure ACME account", async () => (await ensureAccount(db, v, { scope: domain.workspaceId, directoryUrl: config.acmeDirectoryUrl })).account.id);
     const client = async () => acmeClient(v, await db.selectFrom("acme_users").selectAll().where("id", "=", accountId).executeTakeFirstOrThrow());
 
-    const slot = await dbStep(ctx, "take an order slot", db, async (trx) => {
-      const at = await reserveOrderSlot(trx, accountId, hostname, config.acmeOrderBudget, new Date());
-      return { at: at.toISOString(), waitMs: Math.max(0, at.getTime() - Date.now()) };
-    });
-    if (slot.waitMs > 0) await ctx.sleep(slot.waitMs, `order budget spent: next order at ${slot.at}`);
+    // The account's order budget: take a place in the current window, or sleep until one opens.
+    for (let round = 1; ; round++) {
+      const slot = await dbStep(ctx, round === 1 ? "take an order slot" : `take an order slot (round ${round})`, db, (trx) => takeOrderSlot(trx, accountId, hostname, config.acmeOrderBudget, new Date()));
+      if (slot.waitMs === 0) break;
+      await ctx.sleep(slot.waitMs, "the account's order budget is spent");
+    }
 
+    if ("problem" in domain.challenge) throw new AttemptFailed(domain.challenge.problem);
     const order = await caCall(ctx, "create order", async () => (await client()).createOrder({ identifiers: [{ type: "dns", value: hostname }] }));
-    const challenges = await caCall(ctx, "publish HTTP-01 challenge", async () => publishHttp01(db, await client(), order, { domainId: req.domainId, hostname }));
+    const choice = domain.challenge;
+    const method = choice.type === "dns-01" ? `DNS-01 (TXT at ${choice.dnsName})` : "HTTP-01";
+    const challenges =
+      choice.type === "dns-01"
+        ? await caCall(ctx, "publish DNS-01 challenge", async () => publishDns01(db, await client(), order, { domainId: req.domainId, hostname, dnsName: choice.dnsName }))
+        : await caCall(ctx, "publish HTTP-01 challenge", async () => publishHttp01(db, await client(), order, { domainId: req.domainId, hostname }));
     for (const [i, { challenge, authorizationUrl }] of challenges.entries()) {
       await caCall(ctx, `tell the CA (challenge ${i + 1})`, async () => (await client()).completeChallenge(challenge).then(() => true));
       const authorization = await pollUntilDecided(ctx, `authorization ${i + 1}`, async () => pollAuthorization(await client(), authorizationUrl));
       if (authorization.status !== "valid") {
-        throw new AttemptFailed(`the CA could not validate ${hostname} over HTTP-01: ${authorization.detail ?? "the authorization is invalid"}`);
+        throw new AttemptFailed(`the CA could not validate ${hostname} over ${method}: ${authorization.detail ?? "the authorization is invalid"}`);
       }
     }
     const csr = await step(ctx, "generate key and CSR", () => prepareKey(db, v, req.certificateId, hostname));
@@ -173,7 +184,7 @@ export function createCertificateObject(deps: WorkflowDeps) {
       /** One order attempt for a certificate row; on failure it schedules the next one itself. */
       issue: async (ctx: restate.ObjectContext, req: IssueRequest): Promise<IssueResult> => {
         if (!vault) throw new restate.TerminalError("certificates need SWITCHYARD_MASTER_KEYS to encrypt their keys", { errorCode: 412 });
-        const start = await dbStep(ctx, "start attempt", db, (trx) => startAttempt(trx, ctx.key, req));
+        const start = await dbStep(ctx, "start attempt", db, (trx) => startAttempt(trx, ctx.key, req, config));
         if ("stop" in start) return { certificateId: req.certificateId, status: "stopped", reason: start.stop };
         const domain = start;
 
@@ -259,7 +270,7 @@ export function createCertificateObject(deps: WorkflowDeps) {
  * and the domain is still live, verified and TLS-enabled. A stale retry (the domain was removed,
  * or a newer attempt exists) stops quietly.
  */
-async function startAttempt(trx: Transaction<Database>, hostname: string, req: IssueRequest): Promise<DomainFacts | { stop: string }> {
+async function startAttempt(trx: Transaction<Database>, hostname: string, req: IssueRequest, config: Config): Promise<DomainFacts | { stop: string }> {
   const row = await trx.selectFrom("certificates").selectAll().where("id", "=", req.certificateId).forUpdate().executeTakeFirst();
   if (!row || row.hostname !== hostname) return { stop: `certificate ${req.certificateId} no longer exists` };
   if (row.status === "issued" || row.status === "superseded") return { stop: `certificate ${req.certificateId} is already ${row.status}` };
@@ -279,7 +290,8 @@ async function startAttempt(trx: Transaction<Database>, hostname: string, req: I
     return { stop: unwanted };
   }
   await trx.updateTable("certificates").set({ status: "pending", next_attempt_at: null }).where("id", "=", row.id).execute();
-  return { tenantId: domain!.tenant_id, workspaceId: domain!.workspace_id, projectId: domain!.project_id };
+  const challenge = challengeFor(domain!, config);
+  return { tenantId: domain!.tenant_id, workspaceId: domain!.workspace_id, projectId: domain!.project_id, challenge };
 }
 
 /** The successor row of a certificate due for renewal, unless renewal is off or not needed. */

@@ -16,6 +16,7 @@ import { nextCheckDelayMs } from "../src/domain/checkSchedule.js";
 import { QUERIES_PER_CHECK } from "../src/ownership/checkSlots.js";
 import { applyDomainCheck, expectationsOf, observeDomain, unattachedTarget, type CheckOutcome } from "../src/ownership/domainCheck.js";
 import { currentCertificate, needsOrder, newCertificateRow } from "../src/acme/certificateRows.js";
+import { challengeFor } from "../src/acme/challengeChoice.js";
 import { certificateApi } from "./certificate.js";
 import { projectApi } from "./project.js";
 import type { WorkflowDeps } from "./deps.js";
@@ -70,8 +71,10 @@ export function createDomainObject(deps: WorkflowDeps) {
       // Proven and TLS-enabled: its certificate is ordered without anyone asking.
       if (config.autoTls && config.masterKeys.length > 0) {
         const order = await dbStep(ctx, "order certificate if missing", db, async (trx) => {
-          const domain = await trx.selectFrom("custom_domains").select(["id", "hostname", "workspace_id", "tls", "wildcard"]).where("id", "=", ctx.key).forUpdate().executeTakeFirstOrThrow();
-          if (!domain.tls || domain.wildcard || !needsOrder(await currentCertificate(trx, domain))) return null;
+          const domain = await trx.selectFrom("custom_domains").selectAll().where("id", "=", ctx.key).forUpdate().executeTakeFirstOrThrow();
+          if (!domain.tls || !needsOrder(await currentCertificate(trx, domain))) return null;
+          // A wildcard waits for its _acme-challenge delegation instead of failing attempt after attempt.
+          if ("problem" in challengeFor(domain, config)) return null;
           return { hostname: domain.hostname, certificateId: await newCertificateRow(trx, domain) };
         });
         if (order) ctx.objectSendClient(certificateApi, order.hostname).issue({ domainId: ctx.key, certificateId: order.certificateId });

@@ -53,6 +53,34 @@ export async function publishHttp01(
 }
 
 /**
+ * Publishes the DNS-01 value of every pending authorization under the delegation target in the
+ * challenge zone (the switchyard DNS server answers it from this row), for a wildcard too.
+ */
+export async function publishDns01(
+  db: Kysely<Database>,
+  client: acme.Client,
+  order: Order,
+  input: { domainId: string; hostname: string; dnsName: string },
+): Promise<Array<{ challenge: Challenge; authorizationUrl: string }>> {
+  const authorizations = await client.getAuthorizations(order);
+  const pending: Array<{ challenge: Challenge; authorizationUrl: string }> = [];
+  for (const authorization of authorizations) {
+    if (authorization.status === "valid") continue;
+    const challenge = authorization.challenges.find((c) => c.type === "dns-01");
+    if (!challenge) throw new GateError("failed_precondition", `the CA offers no dns-01 challenge for ${authorization.identifier.value}`);
+    // For dns-01 acme-client returns the TXT value: base64url(SHA-256(key authorization)).
+    const txtValue = await client.getChallengeKeyAuthorization(challenge);
+    await db
+      .insertInto("acme_challenges")
+      .values({ id: `chl_${challenge.token.slice(0, 24)}`, custom_domain_id: input.domainId, hostname: input.hostname, type: "dns-01", token: challenge.token, key_authorization: txtValue, dns_name: input.dnsName, txt_value: txtValue, status: "pending" })
+      .onDuplicateKeyUpdate({ type: "dns-01", token: challenge.token, key_authorization: txtValue, dns_name: input.dnsName, txt_value: txtValue, status: "pending" })
+      .execute();
+    pending.push({ challenge, authorizationUrl: authorization.url });
+  }
+  return pending;
+}
+
+/**
  * Generates the certificate's key and CSR; the key is sealed into the (pending) certificate row
  * in the same step, so a retry after a crash finds it there instead of making another.
  */

@@ -259,7 +259,7 @@ export interface CertificatesTable {
   issued_hostname: ReadOnly<string | null>;
 }
 
-/** One new order placed by an ACME account (placed_at may be ahead: a reserved slot of the budget). */
+/** One new order an ACME account placed, kept while it counts against the order budget's window. */
 export interface AcmeOrdersTable {
   id: string;
   acme_user_id: string;

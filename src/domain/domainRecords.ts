@@ -35,13 +35,18 @@ export function cnameTarget(tenantId: string, baseHostname: string, platformApex
   return `${claimDigest(tenantId, baseHostname)}.cname.${platformApex}`;
 }
 
+/** The zone switchyard answers DNS-01 challenges in (its authoritative server, SWITCHYARD_CHALLENGE_DNS_LISTEN). */
+export function challengeZoneOf(platformApex: string): string {
+  return `acme.${platformApex}`;
+}
+
 /**
  * Where `_acme-challenge.<hostname>` is delegated: the challenge name with every label kept
  * verbatim, then the tenant digest, under the platform's challenge zone. Undefined when that
  * name would exceed DNS's 253 characters (the delegation is then not offered).
  */
 export function acmeDelegationTarget(tenantId: string, baseHostname: string, platformApex: string): string | undefined {
-  const target = `${ACME_CHALLENGE_LABEL}.${baseHostname}.${claimDigest(tenantId, baseHostname)}.acme.${platformApex}`;
+  const target = `${ACME_CHALLENGE_LABEL}.${baseHostname}.${claimDigest(tenantId, baseHostname)}.${challengeZoneOf(platformApex)}`;
   return target.length <= 253 ? target : undefined;
 }
 

@@ -13,6 +13,7 @@ export const REQUIRED_BINARIES: ReadonlyArray<readonly [binary: string, debianPa
   ["pebble-challtestsrv", "pebble"],
   ["caddy", "caddy"],
   ["openssl", "openssl"],
+  ["unbound", "unbound"],
 ];
 
 /** Names every missing program at once ([] when all are present). */

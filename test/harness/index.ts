@@ -26,3 +26,4 @@ export {
 export { startRestate, type Restate, type RestateOptions } from "./restate.js";
 export { startStack, type Stack, type StackOptions } from "./stack.js";
 export { startSwitchyard, type Switchyard, type SwitchyardOptions } from "./switchyard.js";
+export { startUnbound, type Unbound, type UnboundOptions } from "./unbound.js";

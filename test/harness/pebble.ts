@@ -27,6 +27,11 @@ export interface PebbleOptions {
   tlsPort?: number;
   /** PEBBLE_VA_ALWAYS_VALID=1: every challenge validates without being checked. */
   alwaysValid?: boolean;
+  /**
+   * Port of a resolver on 127.0.0.1 that pebble's VA asks (e.g. unbound following a CNAME from the
+   * customer's zone into switchyard's challenge zone). Default: challtestsrv directly.
+   */
+  resolverPort?: number;
   /** Lifetime of the certificates pebble issues (its certificateValidityPeriod); default: pebble's (5 years). */
   certificateLifetimeSeconds?: number;
   /** Extra PEBBLE_* variables (e.g. PEBBLE_AUTHZREUSE, PEBBLE_CHAIN_LENGTH). */
@@ -198,7 +203,7 @@ export async function startPebble(opts: PebbleOptions = {}): Promise<Pebble> {
       const pebble = new ManagedProcess({
         name: "pebble",
         command: pebbleBin,
-        args: ["-config", configFile, "-dnsserver", `${LOOPBACK}:${dnsPort}`],
+        args: ["-config", configFile, "-dnsserver", `${LOOPBACK}:${opts.resolverPort ?? dnsPort}`],
         env: {
           PATH: process.env.PATH,
           HOME: baseDir,

@@ -4,27 +4,32 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { retryAfterMs } from "../../src/acme/caProblems.js";
 import { pollDelayMs } from "../../src/acme/caPolling.js";
-import { nextOrderTime } from "../../src/acme/orderBudget.js";
+import { orderWaitMs } from "../../src/acme/orderBudget.js";
 
 const at = (ms: number) => new Date(ms);
 
 describe("order budget", () => {
   const budget = { orders: 3, windowMs: 1000 };
   it("places an order now while the window has room", () => {
-    assert.equal(nextOrderTime([], budget, at(5000)).getTime(), 5000);
-    assert.equal(nextOrderTime([at(4900), at(4800)], budget, at(5000)).getTime(), 5000);
+    assert.equal(orderWaitMs([], budget, at(5000)), 0);
+    assert.equal(orderWaitMs([at(4800), at(4900)], budget, at(5000)), 0);
   });
-  it("waits until the oldest of the last `orders` leaves the window", () => {
-    assert.equal(nextOrderTime([at(4900), at(4800), at(4700)], budget, at(5000)).getTime(), 5700);
-  });
-  it("queues behind slots already reserved in the future", () => {
-    assert.equal(nextOrderTime([at(6000), at(5700), at(5000)], budget, at(5100)).getTime(), 6000);
-    assert.equal(nextOrderTime([at(6000)], budget, at(5100)).getTime(), 6000);
+  it("waits until the oldest order that fills the window leaves it", () => {
+    assert.equal(orderWaitMs([at(4700), at(4800), at(4900)], budget, at(5000)), 700);
+    assert.equal(orderWaitMs([at(4100), at(4700), at(4800), at(4900)], budget, at(5000)), 700);
   });
   it("keeps every window at or under the budget however many orders queue", () => {
-    const taken: Date[] = [];
-    for (let i = 0; i < 20; i++) taken.unshift(nextOrderTime(taken, budget, at(0)));
-    const times = taken.map((d) => d.getTime()).reverse();
+    const placed: Date[] = [];
+    let now = 0;
+    for (let i = 0; i < 20; ) {
+      const inWindow = placed.filter((p) => p.getTime() > now - budget.windowMs);
+      const wait = orderWaitMs(inWindow, budget, at(now));
+      if (wait === 0) {
+        placed.push(at(now));
+        i++;
+      } else now += wait;
+    }
+    const times = placed.map((d) => d.getTime());
     for (const t of times) assert.ok(times.filter((u) => u >= t && u < t + budget.windowMs).length <= budget.orders);
     assert.equal(times.at(-1), 6000, "20 orders at 3 per second take 6 more seconds");
   });

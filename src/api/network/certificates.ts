@@ -3,6 +3,7 @@ import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, type HandlerContext } from "@connectrpc/connect";
 import type { Kysely } from "kysely";
 import { currentCertificate, needsOrder, newCertificateRow } from "../../acme/certificateRows.js";
+import { challengeFor } from "../../acme/challengeChoice.js";
 import type { Certificate, Database } from "../../db/schema.js";
 import { GetCertificateResponseSchema, ProvisionCertResponseSchema, type GetCertificateRequest, type ProvisionCertRequest } from "../../gen/ctrl/v1/network_pb.js";
 import { CertificateSchema, CertificateStatus } from "../../gen/ctrl/v1/resources_pb.js";
@@ -56,7 +57,8 @@ export function provisionCert({ db, config, ingress }: ApiDeps) {
     const domain = await findLiveDomain(db, principalOf(context).tenantId, req.domainId);
     if (!domain.tls) throw new ConnectError(`domain ${domain.hostname} is HTTP-only (tls is false)`, Code.FailedPrecondition);
     if (domain.status !== "verified") throw new ConnectError(`ownership of ${domain.hostname} is not proven yet: publish the records of GetDomain and call VerifyDomain`, Code.FailedPrecondition);
-    if (domain.wildcard) throw new ConnectError(`a wildcard certificate needs DNS-01 through the _acme-challenge delegation, which is not available yet`, Code.FailedPrecondition);
+    const challenge = challengeFor(domain, config);
+    if ("problem" in challenge) throw new ConnectError(challenge.problem, Code.FailedPrecondition);
     if (config.masterKeys.length === 0) throw new ConnectError("certificates need SWITCHYARD_MASTER_KEYS to encrypt their keys; it is not configured", Code.FailedPrecondition);
 
     const current = await currentCertificate(db, domain);
