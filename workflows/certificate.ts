@@ -3,8 +3,10 @@
  * name never run at once. It owns a certificate's whole life:
  *
  *   issue:  start attempt ─► ensure account ─► take an order slot (the account's budget; a durable
- *           sleep when it is spent) ─► create order ─► publish challenge (MySQL, served on
- *           /.well-known/acme-challenge/) ─► tell the CA ─► poll the authorization ─► generate
+ *           sleep when it is spent) ─► create order ─► publish challenge (a MySQL row: HTTP-01
+ *           served on /.well-known/acme-challenge/, or DNS-01 answered by the challenge-zone DNS
+ *           server when the customer delegated _acme-challenge — before any traffic moves, and
+ *           the only way for a wildcard) ─► tell the CA ─► poll the authorization ─► generate
  *           key and CSR (sealed into the row) ─► finalize ─► poll the order ─► download ─► store
  *           (earlier one superseded) ─► attach to the gateway config (Project object) ─► TLSReady
  *           True + CertProvisioned ─► renewal and expiry warnings scheduled (delayed calls)
@@ -25,7 +27,7 @@ import { CaBackoffError, installCaBackoff } from "../src/acme/caProblems.js";
 import { pollAuthorization, pollDelayMs, pollOrder, POLL_DEADLINE_MS, type PollResult } from "../src/acme/caPolling.js";
 import { challengeFor, type ChallengeChoice } from "../src/acme/challengeChoice.js";
 import { acmeClient, caDetail, prepareKey, publishDns01, publishHttp01, storeChain, type Order } from "../src/acme/issuance.js";
-import { takeOrderSlot } from "../src/acme/orderBudget.js";
+import { markOrderPlaced, takeOrderSlot } from "../src/acme/orderBudget.js";
 import { appendEvents } from "../src/db/events.js";
 import { newId } from "../src/db/ids.js";
 import { fromJson, toJson, type Database } from "../src/db/schema.js";
@@ -52,6 +54,9 @@ export interface IssueResult {
 
 /** An attempt that failed for a reason worth retrying later (the CA, the network, a validation). */
 class AttemptFailed extends Error {}
+
+/** How many times one order waits for room in the account's order budget before the attempt fails. */
+const MAX_BUDGET_ROUNDS = 1000;
 
 /** How many rate-limit answers in a row one request waits out before the attempt counts as failed. */
 const MAX_CA_WAITS = 8;
@@ -109,18 +114,24 @@ export function createCertificateObject(deps: WorkflowDeps) {
   /** Runs one order from account to stored chain; throws AttemptFailed for a retryable failure. */
   async function orderOnce(ctx: restate.ObjectContext, req: IssueRequest, domain: DomainFacts, v: Vault): Promise<{ notAfter: string }> {
     const hostname = ctx.key;
+    if ("problem" in domain.challenge) throw new AttemptFailed(domain.challenge.problem);
     const accountId = await caCall(ctx, "ensure ACME account", async () => (await ensureAccount(db, v, { scope: domain.workspaceId, directoryUrl: config.acmeDirectoryUrl })).account.id);
     const client = async () => acmeClient(v, await db.selectFrom("acme_users").selectAll().where("id", "=", accountId).executeTakeFirstOrThrow());
 
     // The account's order budget: take a place in the current window, or sleep until one opens.
-    for (let round = 1; ; round++) {
+    let slotId: string | undefined;
+    for (let round = 1; slotId === undefined; round++) {
+      if (round > MAX_BUDGET_ROUNDS) throw new AttemptFailed(`the ACME account's order budget stayed spent through ${MAX_BUDGET_ROUNDS} waits`);
       const slot = await dbStep(ctx, round === 1 ? "take an order slot" : `take an order slot (round ${round})`, db, (trx) => takeOrderSlot(trx, accountId, hostname, config.acmeOrderBudget, new Date()));
-      if (slot.waitMs === 0) break;
-      await ctx.sleep(slot.waitMs, "the account's order budget is spent");
+      slotId = slot.slotId;
+      if (slotId === undefined) await ctx.sleep(slot.waitMs, "the account's order budget is spent");
     }
 
-    if ("problem" in domain.challenge) throw new AttemptFailed(domain.challenge.problem);
-    const order = await caCall(ctx, "create order", async () => (await client()).createOrder({ identifiers: [{ type: "dns", value: hostname }] }));
+    const order = await caCall(ctx, "create order", async () => {
+      const created = await (await client()).createOrder({ identifiers: [{ type: "dns", value: hostname }] });
+      await markOrderPlaced(db, slotId, new Date());
+      return created;
+    });
     const choice = domain.challenge;
     const method = choice.type === "dns-01" ? `DNS-01 (TXT at ${choice.dnsName})` : "HTTP-01";
     const challenges =

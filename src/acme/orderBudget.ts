@@ -1,4 +1,4 @@
-import type { Transaction } from "kysely";
+import type { Kysely, Transaction } from "kysely";
 import { newId } from "../db/ids.js";
 import type { Database } from "../db/schema.js";
 
@@ -22,10 +22,10 @@ export function orderWaitMs(placed: readonly Date[], budget: OrderBudget, now: D
  * Takes one order of the account's budget if the last window has room: locks the account row
  * (concurrent orders of one account queue here), reads the window with a locking read (it sees
  * what committed while this transaction waited for the lock), and records the order as placed
- * now. The caller places it with the CA right away, or sleeps `waitMs` and asks again. Orders
- * that left every window are deleted on the way.
+ * now. The caller places it with the CA right away (then `markOrderPlaced`), or sleeps `waitMs`
+ * and asks again. Orders that left every window are deleted on the way.
  */
-export async function takeOrderSlot(trx: Transaction<Database>, accountId: string, hostname: string, budget: OrderBudget, now: Date): Promise<{ waitMs: number }> {
+export async function takeOrderSlot(trx: Transaction<Database>, accountId: string, hostname: string, budget: OrderBudget, now: Date): Promise<{ waitMs: number; slotId?: string }> {
   await trx.selectFrom("acme_users").select("id").where("id", "=", accountId).forUpdate().executeTakeFirstOrThrow();
   const windowStart = new Date(now.getTime() - budget.windowMs);
   await trx.deleteFrom("acme_orders").where("acme_user_id", "=", accountId).where("placed_at", "<=", windowStart).execute();
@@ -35,6 +35,16 @@ export async function takeOrderSlot(trx: Transaction<Database>, accountId: strin
     budget,
     now,
   );
-  if (waitMs === 0) await trx.insertInto("acme_orders").values({ id: newId("ord"), acme_user_id: accountId, hostname, placed_at: now }).execute();
-  return { waitMs };
+  if (waitMs > 0) return { waitMs };
+  const slotId = newId("ord");
+  await trx.insertInto("acme_orders").values({ id: slotId, acme_user_id: accountId, hostname, placed_at: now }).execute();
+  return { waitMs, slotId };
+}
+
+/**
+ * Moves a slot to when the CA actually took the order: under load that can be seconds after the
+ * slot was granted, and the window must count the order from when the CA saw it.
+ */
+export async function markOrderPlaced(db: Kysely<Database>, slotId: string, at: Date): Promise<void> {
+  await db.updateTable("acme_orders").set({ placed_at: at }).where("id", "=", slotId).where("placed_at", "<", at).execute();
 }

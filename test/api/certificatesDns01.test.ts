@@ -8,6 +8,7 @@ import { X509Certificate } from "node:crypto";
 import { Resolver } from "node:dns/promises";
 import { after, before, describe, it } from "node:test";
 import { Code, ConnectError } from "@connectrpc/connect";
+import { AcmeService, ChallengeType } from "../../src/gen/ctrl/v1/acme_pb.js";
 import { DnsRecordPurpose, NetworkService, type Domain } from "../../src/gen/ctrl/v1/network_pb.js";
 import { ConditionStatus } from "../../src/gen/ctrl/v1/resources_pb.js";
 import { freeTcpUdpPort, startUnbound, type Unbound } from "../harness/index.js";
@@ -63,6 +64,9 @@ describe("certificates over DNS-01 through the _acme-challenge delegation", () =
     await app.stack.pebble!.challtestsrv.addA("early.example.com", "127.0.0.2");
     const { domain, delegation } = await addDomain("early.example.com", { delegate: true });
     assert.equal(condition(domain, "ACMEChallengeDelegationReady").status, ConditionStatus.TRUE);
+    const validation = await app.client(AcmeService, "acme").validateDomain({ domainId: domain.id });
+    assert.deepEqual([validation.valid, validation.challengeType], [true, ChallengeType.DNS_01]);
+    assert.deepEqual(validation.conditions.map((c) => c.type).sort(), ["ACMEChallengeDelegationReady", "CNAMEConfigured", "OwnershipVerified"]);
 
     const ready = await until("TLSReady over DNS-01", () => tlsReady(domain.id), 60_000, 200);
     assert.equal(condition(ready, "CNAMEConfigured").status, ConditionStatus.FALSE);
@@ -98,6 +102,11 @@ describe("certificates over DNS-01 through the _acme-challenge delegation", () =
     const error = await network().provisionCert({ domainId: undelegated.id }).then(() => undefined, (e: unknown) => ConnectError.from(e));
     assert.equal(error?.code, Code.FailedPrecondition);
     assert.match(error!.rawMessage, new RegExp(`wildcard certificate needs DNS-01: create CNAME ${delegation.name.replace(/\./g, "\\.")} → `));
+    const validation = await app.client(AcmeService, "acme").validateDomain({ domainId: undelegated.id });
+    assert.deepEqual([validation.valid, validation.challengeType], [false, ChallengeType.UNSPECIFIED]);
+    assert.ok(validation.diagnoses.some((d) => d.problem.includes("wildcard certificate needs DNS-01")));
+    const globex = await app.client(AcmeService, "globex").validateDomain({ domainId: undelegated.id }).then(() => undefined, (e: unknown) => ConnectError.from(e));
+    assert.equal(globex?.code, Code.NotFound, "another tenant's domain is not found");
 
     const { domain } = await addDomain("*.shop.example.com", { delegate: true });
     await until("TLSReady for the wildcard", () => tlsReady(domain.id), 60_000, 200);

@@ -16,6 +16,7 @@ import {
 import { canonicalHostname } from "../../domain/hostname.js";
 import { Vault } from "../../vault/vault.js";
 import { certificateToProto } from "../network/certificates.js";
+import { validateDomain } from "./validateDomain.js";
 import { principalOf } from "../auth.js";
 import { fromGateError, invalidArgument, notFound } from "../errors.js";
 import type { ApiDeps } from "../server.js";
@@ -23,7 +24,7 @@ import { findWorkspace, requireId } from "../tenancy.js";
 
 // AcmeService: ACME accounts, the certificate that covers a hostname, and the HTTP-01 answer for
 // gateways. Orders themselves are NetworkService.ProvisionCert's (and automatic on verification).
-// ValidateDomain is not built yet and answers Unimplemented.
+// ValidateDomain (validateDomain.ts) says which challenge an order would use now.
 
 const EMAIL = /^[^\s@<>()[\],;:"]{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,63}$/;
 
@@ -32,6 +33,8 @@ export function acmeService(deps: ApiDeps): Partial<ServiceImpl<typeof AcmeServi
   const vault = config.masterKeys.length > 0 ? new Vault(config.masterKeys) : undefined;
 
   return {
+    validateDomain: validateDomain(deps),
+
     async createAcmeUser(req: CreateAcmeUserRequest, context: HandlerContext) {
       if (req.workspaceId === "") throw new ConnectError("workspace_id: the platform account needs operator credentials; give a workspace id", Code.Unauthenticated);
       requireId("workspace_id", req.workspaceId);
