@@ -127,11 +127,11 @@ export function createCertificateObject(deps: WorkflowDeps) {
       if (slotId === undefined) await ctx.sleep(slot.waitMs, "the account's order budget is spent");
     }
 
-    const order = await caCall(ctx, "create order", async () => {
-      const created = await (await client()).createOrder({ identifiers: [{ type: "dns", value: hostname }] });
-      await markOrderPlaced(db, slotId, new Date());
-      return created;
-    });
+    const { order, placedAt } = await caCall(ctx, "create order", async () => ({
+      order: await (await client()).createOrder({ identifiers: [{ type: "dns", value: hostname }] }),
+      placedAt: new Date().toISOString(),
+    }));
+    await dbStep(ctx, "record when the CA took the order", db, (trx) => markOrderPlaced(trx, accountId, slotId, new Date(placedAt)));
     const choice = domain.challenge;
     const method = choice.type === "dns-01" ? `DNS-01 (TXT at ${choice.dnsName})` : "HTTP-01";
     const challenges =

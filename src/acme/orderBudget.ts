@@ -1,4 +1,4 @@
-import type { Kysely, Transaction } from "kysely";
+import type { Transaction } from "kysely";
 import { newId } from "../db/ids.js";
 import type { Database } from "../db/schema.js";
 
@@ -45,6 +45,8 @@ export async function takeOrderSlot(trx: Transaction<Database>, accountId: strin
  * Moves a slot to when the CA actually took the order: under load that can be seconds after the
  * slot was granted, and the window must count the order from when the CA saw it.
  */
-export async function markOrderPlaced(db: Kysely<Database>, slotId: string, at: Date): Promise<void> {
-  await db.updateTable("acme_orders").set({ placed_at: at }).where("id", "=", slotId).where("placed_at", "<", at).execute();
+export async function markOrderPlaced(trx: Transaction<Database>, accountId: string, slotId: string, at: Date): Promise<void> {
+  // The account lock first, as takeOrderSlot takes it: the same lock order, no deadlock.
+  await trx.selectFrom("acme_users").select("id").where("id", "=", accountId).forUpdate().executeTakeFirstOrThrow();
+  await trx.updateTable("acme_orders").set({ placed_at: at }).where("id", "=", slotId).where("placed_at", "<", at).execute();
 }

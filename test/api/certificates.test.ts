@@ -107,40 +107,46 @@ describe("certificates over HTTP-01", () => {
       assert.match(error!.rawMessage, message);
     }
   });
-  it("completes an order exactly once when switchyard is SIGKILLed right after finalizing it", async () => {
-    const domain = (await network().addDomain({ workspaceId: acme.workspaceId, projectId: acme.projectId, hostname: "crash.example.com" })).domain!;
-    const txt = domain.requiredRecords.find((r) => r.purpose === DnsRecordPurpose.VERIFICATION)!;
-    await app.stack.pebble!.challtestsrv.addTxt(txt.name, txt.value);
-    await app.switchyard.stop();
-    const marker = path.join(os.tmpdir(), `switchyard-fault-${randomBytes(6).toString("hex")}`);
-    const crashing = await startSwitchyard({ ...app.env, SWITCHYARD_FAULT_KILL_AFTER_STEP: "finalize order", SWITCHYARD_FAULT_MARKER: marker }, { readyTimeoutMs: 30_000 });
-    app.switchyard = crashing;
-    try {
-      // Verification orders the certificate, on the switchyard that dies after finalizing it —
-      // possibly before it has answered this call.
-      await network().verifyDomain({ domainId: domain.id }).catch(() => undefined);
-      await until("switchyard to die after finalizing", () => !crashing.process.running, 60_000);
-      await crashing.restart();
-      // TLSReady turns True after the certificate is stored and its event written.
-      await until(
-        "TLSReady after the restart",
-        async () => {
-          const current = (await network().getDomain({ domainId: domain.id })).domain!;
-          return current.conditions.find((c) => c.type === "TLSReady")?.status === ConditionStatus.TRUE;
-        },
-        60_000,
-        200,
-      );
-      const issued = (await network().getCertificate({ lookup: { case: "domainId", value: domain.id } })).certificate!;
-      assert.equal(issued.status, CertificateStatus.ACTIVE);
-      const rows = await app.db.selectFrom("certificates").select(["id", "status"]).where("hostname", "=", "crash.example.com").execute();
-      assert.deepEqual(rows, [{ id: issued.id, status: "issued" }], "one certificate, issued once");
-      const events = await app.db.selectFrom("events").select("type").where("subject", "=", issued.id).execute();
-      assert.deepEqual(events.map((e) => e.type), ["CertProvisioned"]);
-    } finally {
-      rmSync(marker, { force: true });
-    }
-  });
+  for (const [killedAfter, hostname] of [
+    ["create order", "crash-ordered.example.com"],
+    ["finalize order", "crash-finalized.example.com"],
+  ] as const) {
+    it(`completes an order exactly once when switchyard is SIGKILLed right after "${killedAfter}"`, async () => {
+      // Added without its TXT proof, so the first switchyard cannot verify (and order) it.
+      const domain = (await network().addDomain({ workspaceId: acme.workspaceId, projectId: acme.projectId, hostname })).domain!;
+      const txt = domain.requiredRecords.find((r) => r.purpose === DnsRecordPurpose.VERIFICATION)!;
+      await app.switchyard.stop();
+      const marker = path.join(os.tmpdir(), `switchyard-fault-${randomBytes(6).toString("hex")}`);
+      const crashing = await startSwitchyard({ ...app.env, SWITCHYARD_FAULT_KILL_AFTER_STEP: killedAfter, SWITCHYARD_FAULT_MARKER: marker }, { readyTimeoutMs: 30_000 });
+      app.switchyard = crashing;
+      try {
+        await app.stack.pebble!.challtestsrv.addTxt(txt.name, txt.value);
+        // Verification orders the certificate, on the switchyard that dies after that step —
+        // possibly before it has answered this call.
+        await network().verifyDomain({ domainId: domain.id }).catch(() => undefined);
+        await until(`switchyard to die after "${killedAfter}"`, () => !crashing.process.running, 60_000);
+        await crashing.restart();
+        // TLSReady turns True after the certificate is stored and its event written.
+        await until(
+          "TLSReady after the restart",
+          async () => {
+            const current = (await network().getDomain({ domainId: domain.id })).domain!;
+            return current.conditions.find((c) => c.type === "TLSReady")?.status === ConditionStatus.TRUE;
+          },
+          60_000,
+          200,
+        );
+        const issued = (await network().getCertificate({ lookup: { case: "domainId", value: domain.id } })).certificate!;
+        assert.equal(issued.status, CertificateStatus.ACTIVE);
+        const rows = await app.db.selectFrom("certificates").select(["id", "status"]).where("hostname", "=", hostname).execute();
+        assert.deepEqual(rows, [{ id: issued.id, status: "issued" }], "one certificate, issued once");
+        const events = await app.db.selectFrom("events").select("type").where("subject", "=", issued.id).execute();
+        assert.deepEqual(events.map((e) => e.type), ["CertProvisioned"]);
+      } finally {
+        rmSync(marker, { force: true });
+      }
+    });
+  }
 
   it("keeps no private key in plaintext, and issues with the keys `switchyard keys rotate` re-sealed", async () => {
     const dump = await databaseDump(app);

@@ -74,6 +74,11 @@ describe("certificates over DNS-01 through the _acme-challenge delegation", () =
     assert.deepEqual([challenge.type, challenge.dns_name, challenge.status], ["dns-01", delegation.value, "valid"]);
     const { certificate } = await network().getCertificate({ lookup: { case: "domainId", value: domain.id } });
     assert.match(new X509Certificate(certificate!.pemChain).subjectAltName ?? "", /DNS:early\.example\.com/);
+
+    // Removing the domain deletes its certificate, sealed key and challenge (the delegation TXT).
+    await network().removeDomain({ domainId: domain.id });
+    assert.deepEqual(await app.db.selectFrom("certificates").select("id").where("hostname", "=", "early.example.com").execute(), []);
+    assert.deepEqual(await app.db.selectFrom("acme_challenges").select("id").where("dns_name", "=", delegation.value).execute(), []);
   });
 
   it("answers the challenge zone from MySQL and refuses names outside it", async () => {
