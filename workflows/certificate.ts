@@ -26,7 +26,7 @@ import { ensureAccount } from "../src/acme/accounts.js";
 import { CaBackoffError, installCaBackoff } from "../src/acme/caProblems.js";
 import { pollAuthorization, pollDelayMs, pollOrder, POLL_DEADLINE_MS, type PollResult } from "../src/acme/caPolling.js";
 import { challengeFor, type ChallengeChoice } from "../src/acme/challengeChoice.js";
-import { acmeClient, caDetail, prepareKey, publishDns01, publishHttp01, storeChain, type Order } from "../src/acme/issuance.js";
+import { acmeClient, caDetail, prepareKey, publishChallenges, storeChain, type Order } from "../src/acme/issuance.js";
 import { markOrderPlaced, takeOrderSlot } from "../src/acme/orderBudget.js";
 import { appendEvents } from "../src/db/events.js";
 import { newId } from "../src/db/ids.js";
@@ -134,10 +134,7 @@ export function createCertificateObject(deps: WorkflowDeps) {
     await dbStep(ctx, "record when the CA took the order", db, (trx) => markOrderPlaced(trx, accountId, slotId, new Date(placedAt)));
     const choice = domain.challenge;
     const method = choice.type === "dns-01" ? `DNS-01 (TXT at ${choice.dnsName})` : "HTTP-01";
-    const challenges =
-      choice.type === "dns-01"
-        ? await caCall(ctx, "publish DNS-01 challenge", async () => publishDns01(db, await client(), order, { domainId: req.domainId, hostname, dnsName: choice.dnsName }))
-        : await caCall(ctx, "publish HTTP-01 challenge", async () => publishHttp01(db, await client(), order, { domainId: req.domainId, hostname }));
+    const challenges = await caCall(ctx, `publish ${choice.type.toUpperCase()} challenge`, async () => publishChallenges(db, await client(), order, { domainId: req.domainId, hostname, method: choice }));
     for (const [i, { challenge, authorizationUrl }] of challenges.entries()) {
       await caCall(ctx, `tell the CA (challenge ${i + 1})`, async () => (await client()).completeChallenge(challenge).then(() => true));
       const authorization = await pollUntilDecided(ctx, `authorization ${i + 1}`, async () => pollAuthorization(await client(), authorizationUrl));

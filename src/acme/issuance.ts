@@ -24,56 +24,43 @@ export function caDetail(error: unknown): string {
   return (error as Error).message.replace(/\s+/g, " ").slice(0, 500);
 }
 
-/**
- * Publishes the HTTP-01 answer of every pending authorization of the order (switchyard serves it
- * from MySQL) and returns the challenges to tell the CA about, with the authorization to poll.
- */
-export async function publishHttp01(
-  db: Kysely<Database>,
-  client: acme.Client,
-  order: Order,
-  input: { domainId: string; hostname: string },
-): Promise<Array<{ challenge: Challenge; authorizationUrl: string }>> {
-  const authorizations = await client.getAuthorizations(order);
-  const pending: Array<{ challenge: Challenge; authorizationUrl: string }> = [];
-  for (const authorization of authorizations) {
-    if (authorization.status === "valid") continue;
-    const challenge = authorization.challenges.find((c) => c.type === "http-01");
-    if (!challenge) throw new GateError("failed_precondition", `the CA offers no http-01 challenge for ${authorization.identifier.value}`);
-    const keyAuthorization = await client.getChallengeKeyAuthorization(challenge);
-    await db
-      .insertInto("acme_challenges")
-      .values({ id: `chl_${challenge.token.slice(0, 24)}`, custom_domain_id: input.domainId, hostname: input.hostname, type: "http-01", token: challenge.token, key_authorization: keyAuthorization, status: "pending" })
-      // One challenge row per domain: a later order (a renewal) replaces the earlier answer.
-      .onDuplicateKeyUpdate({ type: "http-01", token: challenge.token, key_authorization: keyAuthorization, status: "pending", dns_name: null, txt_value: null })
-      .execute();
-    pending.push({ challenge, authorizationUrl: authorization.url });
-  }
-  return pending;
-}
+/** How the CA is to see the proof: HTTP-01 on the hostname, or DNS-01 under the delegation target. */
+export type ChallengeMethod = { type: "http-01" } | { type: "dns-01"; dnsName: string };
 
 /**
- * Publishes the DNS-01 value of every pending authorization under the delegation target in the
- * challenge zone (the switchyard DNS server answers it from this row), for a wildcard too.
+ * Publishes the answer of every pending authorization of the order in the domain's challenge row
+ * and returns the challenges to tell the CA about, with the authorization to poll. HTTP-01 is
+ * served on /.well-known/acme-challenge/; DNS-01 (for a wildcard too) is answered by the
+ * challenge-zone DNS server under the delegation target, and for it acme-client returns the TXT
+ * value: base64url(SHA-256(key authorization)).
  */
-export async function publishDns01(
+export async function publishChallenges(
   db: Kysely<Database>,
   client: acme.Client,
   order: Order,
-  input: { domainId: string; hostname: string; dnsName: string },
+  input: { domainId: string; hostname: string; method: ChallengeMethod },
 ): Promise<Array<{ challenge: Challenge; authorizationUrl: string }>> {
+  const { method } = input;
   const authorizations = await client.getAuthorizations(order);
   const pending: Array<{ challenge: Challenge; authorizationUrl: string }> = [];
   for (const authorization of authorizations) {
     if (authorization.status === "valid") continue;
-    const challenge = authorization.challenges.find((c) => c.type === "dns-01");
-    if (!challenge) throw new GateError("failed_precondition", `the CA offers no dns-01 challenge for ${authorization.identifier.value}`);
-    // For dns-01 acme-client returns the TXT value: base64url(SHA-256(key authorization)).
-    const txtValue = await client.getChallengeKeyAuthorization(challenge);
+    const challenge = authorization.challenges.find((c) => c.type === method.type);
+    if (!challenge) throw new GateError("failed_precondition", `the CA offers no ${method.type} challenge for ${authorization.identifier.value}`);
+    const answer = await client.getChallengeKeyAuthorization(challenge);
+    const published = {
+      type: method.type,
+      token: challenge.token,
+      key_authorization: answer,
+      dns_name: method.type === "dns-01" ? method.dnsName : null,
+      txt_value: method.type === "dns-01" ? answer : null,
+      status: "pending",
+    };
     await db
       .insertInto("acme_challenges")
-      .values({ id: `chl_${challenge.token.slice(0, 24)}`, custom_domain_id: input.domainId, hostname: input.hostname, type: "dns-01", token: challenge.token, key_authorization: txtValue, dns_name: input.dnsName, txt_value: txtValue, status: "pending" })
-      .onDuplicateKeyUpdate({ type: "dns-01", token: challenge.token, key_authorization: txtValue, dns_name: input.dnsName, txt_value: txtValue, status: "pending" })
+      .values({ id: `chl_${challenge.token.slice(0, 24)}`, custom_domain_id: input.domainId, hostname: input.hostname, ...published })
+      // One challenge row per domain: a later order (a renewal) replaces the earlier answer.
+      .onDuplicateKeyUpdate(published)
       .execute();
     pending.push({ challenge, authorizationUrl: authorization.url });
   }

@@ -34,6 +34,13 @@ describe("certificates over HTTP-01", () => {
   });
 
   const network = () => app.client(NetworkService, "acme");
+  /** TLSReady is True: the certificate is stored, attached to the gateway config and announced. */
+  const tlsReady = async (domainId: string) => {
+    const { certificate } = await network().getCertificate({ lookup: { case: "domainId", value: domainId } }).catch(() => ({ certificate: undefined }));
+    if (certificate?.status === CertificateStatus.FAILED) throw new Error(`issuance failed: ${certificate.lastError}`);
+    const current = (await network().getDomain({ domainId })).domain!;
+    return current.conditions.find((c) => c.type === "TLSReady")?.status === ConditionStatus.TRUE;
+  };
   const verifiedDomain = async (hostname: string, extra: { tls?: boolean } = {}): Promise<Domain> => {
     const domain = (await network().addDomain({ workspaceId: acme.workspaceId, projectId: acme.projectId, hostname, ...extra })).domain!;
     const txt = domain.requiredRecords.find((r) => r.purpose === DnsRecordPurpose.VERIFICATION)!;
@@ -45,17 +52,7 @@ describe("certificates over HTTP-01", () => {
     // Verified and TLS-enabled: the certificate is ordered without a ProvisionCert call.
     const domain = await verifiedDomain("secure.example.com");
     // TLSReady turns True last, once the certificate is stored and attached to the gateway config.
-    await until(
-      "TLSReady",
-      async () => {
-        const { certificate } = await network().getCertificate({ lookup: { case: "domainId", value: domain.id } });
-        if (certificate?.status === CertificateStatus.FAILED) throw new Error(`issuance failed: ${certificate.lastError}`);
-        const current = (await network().getDomain({ domainId: domain.id })).domain!;
-        return current.conditions.find((c) => c.type === "TLSReady")?.status === ConditionStatus.TRUE;
-      },
-      60_000,
-      200,
-    );
+    await until("TLSReady", () => tlsReady(domain.id), 60_000, 200);
     const issued = (await network().getCertificate({ lookup: { case: "domainId", value: domain.id } })).certificate!;
     assert.equal(issued.status, CertificateStatus.ACTIVE);
     const leaf = new X509Certificate(issued.pemChain);
@@ -127,15 +124,7 @@ describe("certificates over HTTP-01", () => {
         await until(`switchyard to die after "${killedAfter}"`, () => !crashing.process.running, 60_000);
         await crashing.restart();
         // TLSReady turns True after the certificate is stored and its event written.
-        await until(
-          "TLSReady after the restart",
-          async () => {
-            const current = (await network().getDomain({ domainId: domain.id })).domain!;
-            return current.conditions.find((c) => c.type === "TLSReady")?.status === ConditionStatus.TRUE;
-          },
-          60_000,
-          200,
-        );
+        await until("TLSReady after the restart", () => tlsReady(domain.id), 60_000, 200);
         const issued = (await network().getCertificate({ lookup: { case: "domainId", value: domain.id } })).certificate!;
         assert.equal(issued.status, CertificateStatus.ACTIVE);
         const rows = await app.db.selectFrom("certificates").select(["id", "status"]).where("hostname", "=", hostname).execute();
@@ -172,10 +161,7 @@ describe("certificates over HTTP-01", () => {
     const onlyNew = newKeys.split(",")[0]!;
     app.switchyard = await startSwitchyard({ ...app.env, SWITCHYARD_MASTER_KEYS: onlyNew }, { readyTimeoutMs: 30_000 });
     const domain = await verifiedDomain("rotated.example.com");
-    await until("TLSReady under the new master key", async () => {
-      const current = (await network().getDomain({ domainId: domain.id })).domain!;
-      return current.conditions.find((c) => c.type === "TLSReady")?.status === ConditionStatus.TRUE;
-    }, 60_000, 200);
+    await until("TLSReady under the new master key", () => tlsReady(domain.id), 60_000, 200);
     const issued = await app.db.selectFrom("certificates").select("master_key_id").where("hostname", "=", "rotated.example.com").where("status", "=", "issued").executeTakeFirstOrThrow();
     assert.equal(issued.master_key_id, "test-2");
   });
