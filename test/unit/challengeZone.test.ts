@@ -27,10 +27,29 @@ describe("challenge zone answers", () => {
     assert.equal((await answerChallengeQuery(query("acme.example.net", "SOA"), facts, lookup)).answers?.[0]?.type, "SOA");
     assert.equal((await answerChallengeQuery(query("acme.example.net", "NS"), facts, lookup)).answers?.[0]?.type, "NS");
   });
-  it("refuses names outside the zone and rejects malformed queries", async () => {
+  it("says NODATA, not NXDOMAIN, for another type of a name that has TXT values", async () => {
+    const other = await answerChallengeQuery(query("_acme-challenge.shop.example.com.d1.acme.example.net", "A"), facts, lookup);
+    assert.deepEqual([rcode(other), other.answers ?? [], other.authorities?.map((a) => [a.type, a.name, "ttl" in a ? a.ttl : undefined])], [0, [], [["SOA", "acme.example.net", 1]]]);
+    assert.ok((other.flags! & (1 << 10)) !== 0, "authoritative");
+    const apexTxt = await answerChallengeQuery(query("ACME.Example.NET.", "TXT"), facts, lookup);
+    assert.deepEqual([rcode(apexTxt), apexTxt.answers ?? [], apexTxt.authorities?.[0]?.type], [0, [], "SOA"]);
+  });
+  it("refuses names outside the zone and other classes, rejects malformed queries, and implements QUERY only", async () => {
     assert.equal(rcode(await answerChallengeQuery(query("example.com", "TXT"), facts, lookup)), 5);
     assert.equal(rcode(await answerChallengeQuery(query("evilacme.example.net", "TXT"), facts, lookup)), 5);
+    const chaos: Packet = { id: 3, type: "query", questions: [{ name: "version.bind", type: "TXT", class: "CH" }] };
+    assert.equal(rcode(await answerChallengeQuery(chaos, facts, lookup)), 5);
     assert.equal(rcode(await answerChallengeQuery({ id: 1, type: "query", questions: [] }, facts, lookup)), 1);
+    const two: Packet = { id: 2, type: "query", questions: [query("acme.example.net", "SOA").questions![0]!, query("acme.example.net", "NS").questions![0]!] };
+    assert.equal(rcode(await answerChallengeQuery(two, facts, lookup)), 1);
+    const notify: Packet = { ...query("acme.example.net", "SOA"), flags: 4 << 11 };
+    assert.equal(rcode(await answerChallengeQuery(notify, facts, lookup)), 4);
+  });
+  it("does not look anything up for names it refuses, and echoes the id and RD flag", async () => {
+    let lookups = 0;
+    const counting = async () => (lookups++, []);
+    const refused = await answerChallengeQuery(query("_acme-challenge.shop.example.com", "TXT"), facts, counting);
+    assert.deepEqual([lookups, refused.id, refused.type, (refused.flags! & (1 << 8)) !== 0, (refused.flags! & (1 << 10)) !== 0], [0, 7, "response", true, false]);
   });
 });
 
