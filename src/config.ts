@@ -47,6 +47,8 @@ export interface Config {
   acmeDirectoryUrl: string;
   /** Where the authoritative server of the ACME challenge zone listens; unset = no DNS-01. */
   challengeDnsListen: { host: string; port: number } | undefined;
+  /** Which ACME account orders: each workspace's own, or one platform account for all. */
+  acmeAccount: "workspace" | "platform";
   /** Order a certificate as soon as a TLS-enabled domain is verified (else only on ProvisionCert). */
   autoTls: boolean;
   /** Waits before re-ordering a certificate after a failed attempt (the last one repeats). */
@@ -222,6 +224,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       challengeDnsListen = { host: challengeListenMatch[1]!, port: Number(challengeListenMatch[2]) };
     }
   }
+  const acmeAccount = read("SWITCHYARD_ACME_ACCOUNT", "workspace");
+  if (acmeAccount !== "workspace" && acmeAccount !== "platform") problems.push(`SWITCHYARD_ACME_ACCOUNT: "${acmeAccount}" must be workspace or platform`);
   const orderBudgetRaw = read("SWITCHYARD_ACME_ORDER_BUDGET", "250/3h");
   const orderBudgetMatch = /^(\d+)\/(.+)$/.exec(orderBudgetRaw.trim());
   const orderBudgetWindow = orderBudgetMatch ? parseDuration(orderBudgetMatch[2]!) : undefined;
@@ -257,6 +261,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     masterKeys: "problem" in masterKeys ? [] : masterKeys,
     acmeDirectoryUrl,
     challengeDnsListen,
+    acmeAccount: acmeAccount === "platform" ? "platform" : "workspace",
     autoTls: bool("SWITCHYARD_AUTO_TLS", true),
     certRetryBackoffMs: durations("SWITCHYARD_CERT_RETRY_BACKOFF", "1h,2h,4h,8h,16h,32h"),
     certExpiryWarningsMs: durations("SWITCHYARD_CERT_EXPIRY_WARNINGS", "14d,3d"),

@@ -115,7 +115,9 @@ export function createCertificateObject(deps: WorkflowDeps) {
   async function orderOnce(ctx: restate.ObjectContext, req: IssueRequest, domain: DomainFacts, v: Vault): Promise<{ notAfter: string }> {
     const hostname = ctx.key;
     if ("problem" in domain.challenge) throw new AttemptFailed(domain.challenge.problem);
-    const accountId = await caCall(ctx, "ensure ACME account", async () => (await ensureAccount(db, v, { scope: domain.workspaceId, directoryUrl: config.acmeDirectoryUrl })).account.id);
+    // One account per workspace, or the platform's one for every order (SWITCHYARD_ACME_ACCOUNT).
+    const scope = config.acmeAccount === "platform" ? "platform" : domain.workspaceId;
+    const accountId = await caCall(ctx, "ensure ACME account", async () => (await ensureAccount(db, v, { scope, directoryUrl: config.acmeDirectoryUrl })).account.id);
     const client = async () => acmeClient(v, await db.selectFrom("acme_users").selectAll().where("id", "=", accountId).executeTakeFirstOrThrow());
 
     // The account's order budget: take a place in the current window, or sleep until one opens.

@@ -165,4 +165,14 @@ describe("certificates over HTTP-01", () => {
     const issued = await app.db.selectFrom("certificates").select("master_key_id").where("hostname", "=", "rotated.example.com").where("status", "=", "issued").executeTakeFirstOrThrow();
     assert.equal(issued.master_key_id, "test-2");
   });
+
+  it("orders through the one platform account when SWITCHYARD_ACME_ACCOUNT=platform", async () => {
+    await app.switchyard.stop();
+    app.switchyard = await startSwitchyard({ ...app.env, SWITCHYARD_MASTER_KEYS: app.switchyard.env.SWITCHYARD_MASTER_KEYS!, SWITCHYARD_ACME_ACCOUNT: "platform" }, { readyTimeoutMs: 30_000 });
+    const domain = await verifiedDomain("platform-account.example.com");
+    await until("TLSReady through the platform account", () => tlsReady(domain.id), 60_000, 200);
+    const accounts = await app.db.selectFrom("acme_users").select(["scope", "registration_uri"]).where("scope", "=", "platform").execute();
+    assert.equal(accounts.length, 1);
+    assert.ok(accounts[0]!.registration_uri, "registered with the CA");
+  });
 });

@@ -66,6 +66,9 @@ describe("configuration", () => {
     assert.deepEqual(config.certRetryBackoffMs, [1000, 2000]);
     assert.deepEqual(config.certExpiryWarningsMs, [14 * 86_400_000, 3 * 86_400_000]);
     assert.deepEqual(loadConfig(TOKENS).acmeOrderBudget, { orders: 250, windowMs: 3 * 3_600_000 });
+    assert.equal(loadConfig(TOKENS).acmeAccount, "workspace");
+    assert.equal(loadConfig({ ...TOKENS, SWITCHYARD_ACME_ACCOUNT: "platform" }).acmeAccount, "platform");
+    assert.match(problemsOf({ ...TOKENS, SWITCHYARD_ACME_ACCOUNT: "tenant" })[0]!, /^SWITCHYARD_ACME_ACCOUNT: "tenant" must be workspace or platform/);
     for (const bad of ["0/1h", "100", "100/soon", "/1h"]) {
       assert.match(problemsOf({ ...TOKENS, SWITCHYARD_ACME_ORDER_BUDGET: bad })[0]!, /^SWITCHYARD_ACME_ORDER_BUDGET: .* is not <orders>\/<duration>/);
     }
