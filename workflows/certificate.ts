@@ -171,7 +171,7 @@ export function createCertificateObject(deps: WorkflowDeps) {
       await trx.updateTable("certificates").set({ status: "failed", last_error: message, attempts, next_attempt_at: nextAttemptAt }).where("id", "=", req.certificateId).execute();
       // A renewal failing while the current certificate is still valid leaves TLS up.
       const current = await trx.selectFrom("certificates").select("not_after").where("hostname", "=", ctx.key).where("status", "=", "issued").executeTakeFirst();
-      const serving = current?.not_after !== undefined && current.not_after !== null && current.not_after > new Date();
+      const serving = current?.not_after ? current.not_after > new Date() : false;
       if (!serving) await setTlsReady(trx, req.domainId, { status: "False", reason: "IssuanceFailed", message: `${message} (next attempt at ${nextAttemptAt.toISOString()})` });
       await appendEvents(trx, [
         {
