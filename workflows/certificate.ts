@@ -21,6 +21,7 @@
  * journaled; account and certificate keys are opened or generated inside a step and stored sealed.
  */
 import * as restate from "@restatedev/restate-sdk";
+import type * as acme from "acme-client";
 import type { Transaction } from "kysely";
 import { ensureAccount } from "../src/acme/accounts.js";
 import { CaBackoffError, installCaBackoff } from "../src/acme/caProblems.js";
@@ -118,7 +119,20 @@ export function createCertificateObject(deps: WorkflowDeps) {
     // One account per workspace, or the platform's one for every order (SWITCHYARD_ACME_ACCOUNT).
     const scope = config.acmeAccount === "platform" ? "platform" : domain.workspaceId;
     const accountId = await caCall(ctx, "ensure ACME account", async () => (await ensureAccount(db, v, { scope, directoryUrl: config.acmeDirectoryUrl })).account.id);
-    const client = async () => acmeClient(v, await db.selectFrom("acme_users").selectAll().where("id", "=", accountId).executeTakeFirstOrThrow());
+    // One client for the whole attempt: a new one would fetch the CA's directory and a nonce again
+    // for every step. (A process that replays the attempt after a crash builds its own.)
+    let cached: Promise<acme.Client> | undefined;
+    const client = () =>
+      (cached ??= db
+        .selectFrom("acme_users")
+        .selectAll()
+        .where("id", "=", accountId)
+        .executeTakeFirstOrThrow()
+        .then((account) => acmeClient(v, account))
+        .catch((error: unknown) => {
+          cached = undefined;
+          throw error;
+        }));
 
     // The account's order budget: take a place in the current window, or sleep until one opens.
     let slotId: string | undefined;
@@ -146,10 +160,10 @@ export function createCertificateObject(deps: WorkflowDeps) {
     }
     const csr = await step(ctx, "generate key and CSR", () => prepareKey(db, v, req.certificateId, hostname));
     await caCall(ctx, "finalize order", async () => {
-      const acme = await client();
-      const current: Order = await acme.getOrder(order);
+      const ca = await client();
+      const current: Order = await ca.getOrder(order);
       // A retry after a crash finds the order already finalized: finalizing twice is an error.
-      return current.status === "ready" ? acme.finalizeOrder(current, csr).then(() => true) : true;
+      return current.status === "ready" ? ca.finalizeOrder(current, csr).then(() => true) : true;
     });
     const finalized = await pollUntilDecided(ctx, "order", async () => pollOrder(await client(), order.url));
     if (finalized.status !== "valid") throw new AttemptFailed(`the CA refused to issue for ${hostname}: ${finalized.detail ?? "the order is invalid"}`);

@@ -69,6 +69,20 @@ function matchVerdict(lookup: Lookup<string>, ok: boolean, yes: Verdict, no: Ver
   return no;
 }
 
+/** The verdict on a CNAME the customer was asked to create (`reasonPrefix`Configured / WrongTarget / NotConfigured). */
+function cnameVerdict(lookup: Lookup<string>, ok: boolean, name: string, target: string, reasonPrefix: "CNAME" | "Delegation"): Verdict {
+  return matchVerdict(
+    lookup,
+    ok,
+    { status: "True", reason: `${reasonPrefix}Configured`, message: `${name} is a CNAME to ${target}` },
+    {
+      status: "False",
+      reason: lookup.kind === "found" ? `${reasonPrefix}WrongTarget` : `${reasonPrefix}NotConfigured`,
+      message: `expected CNAME ${name} → ${target}, found ${describeFound(lookup)}`,
+    },
+  );
+}
+
 /** Evaluates one check; `previous` are the stored conditions, whose True ones survive Unknown. */
 export function evaluateOwnership(expected: Expected, seen: Observation, previous: readonly DomainCondition[], now: Date): CheckResult {
   const txtOk = found(seen.verificationTxt).includes(expected.verificationValue);
@@ -101,30 +115,12 @@ export function evaluateOwnership(expected: Expected, seen: Observation, previou
         { status: "True", reason: "AddressesConfigured", message: `${expected.hostname} points at ${expected.apexAddresses.join(", ")}` },
         { status: "False", reason: "AddressesNotConfigured", message: `expected A/AAAA ${expected.apexAddresses.join(", ")}, found ${describeFound(seen.addresses)}` },
       )
-    : matchVerdict(
-        seen.mainCname,
-        cnameOk,
-        { status: "True", reason: "CNAMEConfigured", message: `${expected.hostname} is a CNAME to ${expected.cnameTarget}` },
-        {
-          status: "False",
-          reason: seen.mainCname.kind === "found" ? "CNAMEWrongTarget" : "CNAMENotConfigured",
-          message: `expected CNAME ${expected.hostname} → ${expected.cnameTarget}, found ${describeFound(seen.mainCname)}`,
-        },
-      );
+    : cnameVerdict(seen.mainCname, cnameOk, expected.hostname, expected.cnameTarget, "CNAME");
 
   const delegation: Verdict =
     expected.delegationTarget === undefined
       ? { status: "False", reason: "DelegationUnavailable", message: "the hostname is too long for an _acme-challenge delegation" }
-      : matchVerdict(
-          seen.delegationCname,
-          delegationOk,
-          { status: "True", reason: "DelegationConfigured", message: `${expected.delegationName} is a CNAME to ${expected.delegationTarget}` },
-          {
-            status: "False",
-            reason: seen.delegationCname.kind === "found" ? "DelegationWrongTarget" : "DelegationNotConfigured",
-            message: `expected CNAME ${expected.delegationName} → ${expected.delegationTarget}, found ${describeFound(seen.delegationCname)}`,
-          },
-        );
+      : cnameVerdict(seen.delegationCname, delegationOk, expected.delegationName, expected.delegationTarget, "Delegation");
 
   const previousOf = (type: ConditionType) => previous.find((c) => c.type === type);
   const tls = previousOf("TLSReady") ?? { type: "TLSReady", status: "False", reason: "CertificateNotIssued", message: "no certificate has been issued for this hostname yet", lastTransitionTime: now.toISOString() };

@@ -2,12 +2,10 @@ import { create } from "@bufbuild/protobuf";
 import type { HandlerContext } from "@connectrpc/connect";
 import { challengeFor } from "../../acme/challengeChoice.js";
 import { ChallengeType, ValidateDomainResponseSchema, type ValidateDomainRequest } from "../../gen/ctrl/v1/acme_pb.js";
-import { VerifyDomainRequestSchema } from "../../gen/ctrl/v1/network_pb.js";
 import { ConditionStatus, DiagnosisSchema } from "../../gen/ctrl/v1/resources_pb.js";
-import { principalOf } from "../auth.js";
-import { notFound } from "../errors.js";
 import type { ApiDeps } from "../server.js";
-import { verifyDomain } from "../network/verifyDomain.js";
+import { domainToProto } from "../network/domainToProto.js";
+import { checkDomainNow } from "../network/verifyDomain.js";
 
 const REPORTED = ["ACMEChallengeDelegationReady", "CNAMEConfigured", "OwnershipVerified"];
 
@@ -17,11 +15,9 @@ const REPORTED = ["ACMEChallengeDelegationReady", "CNAMEConfigured", "OwnershipV
  * ordering anything.
  */
 export function validateDomain(deps: ApiDeps) {
-  const verify = verifyDomain(deps);
   return async (req: ValidateDomainRequest, context: HandlerContext) => {
-    const { domain } = await verify(create(VerifyDomainRequestSchema, { domainId: req.domainId, idempotencyKey: req.idempotencyKey }), context);
-    const row = await deps.db.selectFrom("custom_domains").selectAll().where("id", "=", req.domainId).where("tenant_id", "=", principalOf(context).tenantId).executeTakeFirst();
-    if (!domain || !row) throw notFound("domain", req.domainId);
+    const row = await checkDomainNow(deps, context, req.domainId, req.idempotencyKey);
+    const domain = domainToProto(row, deps.config);
     const isTrue = (type: string) => domain.conditions.some((c) => c.type === type && c.status === ConditionStatus.TRUE);
     const choice = challengeFor(row, deps.config);
     const diagnoses = [...domain.diagnoses];
