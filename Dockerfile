@@ -5,5 +5,5 @@ COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --ignore-scripts
 COPY . .
 ENV SWITCHYARD_HOST=0.0.0.0
-EXPOSE 8080 9080
+EXPOSE 7080 9080
 CMD ["node", "bin/switchyard.mjs", "serve"]

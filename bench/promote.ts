@@ -9,52 +9,30 @@
  *                      swap transaction in one ctx.run, alternating on a twin project
  *   1000 hostnames     the same promote on a project with 1,000 live hostnames
  *   throughput         32 concurrent clients over 100 projects vs. the same clients on one project
+ *   telemetry          the same promote with tracing on (OTLP/HTTP, every span exported) and
+ *                      /metrics scraped, and with tracing configured but nothing sampled, against
+ *                      telemetry off, in rotating blocks (lib/telemetryOverhead.ts);
+ *                      BENCH_ONLY=telemetry runs only this section
  */
 import "../src/polyfill.js";
-import { randomBytes } from "node:crypto";
 import * as restate from "@restatedev/restate-sdk";
 import * as clients from "@restatedev/restate-sdk-clients";
-import { Code, ConnectError } from "@connectrpc/connect";
 import { DeployService } from "../src/gen/ctrl/v1/deploy_pb.js";
-import { RoutingService } from "../src/gen/ctrl/v1/routing_pb.js";
-import { StickyLevel } from "../src/gen/ctrl/v1/resources_pb.js";
 import { swapLive } from "../src/routing/liveSwap.js";
 import { serveBenchServices } from "./lib/endpoint.js";
+import { promoteThroughput, projectWithHostnames, type Pair } from "./lib/promoteLoad.js";
 import { report } from "./lib/report.js";
+import { telemetryOverhead } from "./lib/telemetryOverhead.js";
 import { percentile, round, rssMb, timeIt } from "./lib/stats.js";
 import { startApp, type App } from "../test/support/app.js";
-import { createProject, deploy, type ProjectFixture } from "../test/support/fixtures.js";
 
 const ITERATIONS = Number(process.env.BENCH_ITERATIONS ?? 300);
 const WARMUP = 30;
 const THROUGHPUT_MS = Number(process.env.BENCH_THROUGHPUT_MS ?? 5000);
 const CLIENTS = 32;
 const APEX = "switchyard.test-apex.dev";
-
-interface Pair {
-  fixture: ProjectFixture;
-  a: string;
-  b: string;
-}
-
-/** A project with two ready production deployments and `hostnames` live-level hostnames. */
-async function projectWithHostnames(app: App, hostnames: number, workspace?: ProjectFixture): Promise<Pair> {
-  const fixture = await createProject(app, "acme", [], workspace);
-  const a = (await deploy(app, fixture)).id;
-  const b = (await deploy(app, fixture)).id; // live
-  const extra = hostnames - 2; // the live and production-environment hostnames exist already
-  for (let start = 0; start < extra; start += 1000) {
-    const count = Math.min(1000, extra - start);
-    await app.client(RoutingService).assignDomains({
-      projectId: fixture.projectId,
-      deploymentId: b,
-      domains: Array.from({ length: count }, (_, i) => ({ hostname: `live-${start + i}-${fixture.projectSlug}.${APEX}`, sticky: StickyLevel.LIVE })),
-    });
-  }
-  const live = await app.db.selectFrom("routes").select((eb) => eb.fn.countAll<number>().as("n")).where("project_id", "=", fixture.projectId).where("sticky", "in", ["live", "environment"]).executeTakeFirstOrThrow();
-  if (Number(live.n) !== hostnames) throw new Error(`expected ${hostnames} live-level hostnames, found ${live.n}`);
-  return { fixture, a, b };
-}
+// BENCH_ONLY=telemetry runs only the telemetry section (a few minutes instead of the whole bench).
+const TELEMETRY_ONLY = process.env.BENCH_ONLY === "telemetry";
 
 /** Promote latencies (ms) alternating a → b → a … through the public API. */
 function promoteLatencies(app: App, pair: Pair, iterations: number): Promise<number[]> {
@@ -83,38 +61,17 @@ async function baselineLatencies(app: App, pair: Pair, iterations: number): Prom
   }
 }
 
-/** Completed promote calls per second for `CLIENTS` clients spread over `pairs`. */
-async function throughput(app: App, pairs: Pair[]): Promise<{ perSecond: number; succeeded: number; refused: number }> {
-  const client = app.client(DeployService);
-  const deadline = performance.now() + THROUGHPUT_MS;
-  let succeeded = 0;
-  let refused = 0;
-  const started = performance.now();
-  await Promise.all(
-    Array.from({ length: CLIENTS }, async (_, c) => {
-      for (let i = 0; performance.now() < deadline; i++) {
-        const pair = pairs[(c + i * CLIENTS) % pairs.length]!;
-        const target = (c + i) % 2 === 0 ? pair.a : pair.b;
-        try {
-          // A unique key skips the API's pre-check: every call goes through the project's lock.
-          await client.promote({ deploymentId: target, idempotencyKey: randomBytes(8).toString("hex") });
-          succeeded++;
-        } catch (error) {
-          if (ConnectError.from(error).code !== Code.FailedPrecondition) throw error;
-          refused++; // lost a race: the target was already live — still a locked transaction
-        }
-      }
-    }),
-  );
-  const seconds = (performance.now() - started) / 1000;
-  return { perSecond: round((succeeded + refused) / seconds), succeeded, refused };
-}
-
 async function main() {
-  const app = await startApp({ env: { SWITCHYARD_STANDBY_GRACE: "1h", SWITCHYARD_LOG_LEVEL: "warn" } });
+  // Telemetry off here (no tracing, no metrics endpoint); the telemetry section turns it on.
+  const app = await startApp({ env: { SWITCHYARD_STANDBY_GRACE: "1h", SWITCHYARD_LOG_LEVEL: "warn", SWITCHYARD_METRICS_LISTEN: "" } });
   try {
     console.log("setting up projects …");
     const ten = await projectWithHostnames(app, 10);
+    if (TELEMETRY_ONLY) {
+      console.log(`telemetry off / context only / on ×${ITERATIONS} each, in rotating blocks …`);
+      report("promote-telemetry", { ...(await telemetryOverhead(app, ten, ITERATIONS, WARMUP)), iterations: ITERATIONS });
+      return;
+    }
     const twin = await projectWithHostnames(app, 10);
     const thousand = await projectWithHostnames(app, 1000);
 
@@ -128,9 +85,11 @@ async function main() {
     console.log("throughput: 100 projects …");
     const many: Pair[] = [];
     for (let i = 0; i < 100; i++) many.push(await projectWithHostnames(app, 2, ten.fixture));
-    const spread = await throughput(app, many);
+    const spread = await promoteThroughput([app.client(DeployService)], many, CLIENTS, THROUGHPUT_MS);
     console.log("throughput: one project …");
-    const single = await throughput(app, [many[0]!]);
+    const single = await promoteThroughput([app.client(DeployService)], [many[0]!], CLIENTS, THROUGHPUT_MS);
+    console.log(`telemetry off / context only / on ×${ITERATIONS} each, in rotating blocks …`);
+    const telemetry = await telemetryOverhead(app, ten, ITERATIONS, WARMUP);
 
     report("promote", {
       promote_p50_ms: round(percentile(promote, 50)),
@@ -145,6 +104,7 @@ async function main() {
       parallel_ratio: round(spread.perSecond / single.perSecond),
       throughput_refused_one_project: single.refused,
       serve_rss_mb: await rssMb(app.switchyard.pid),
+      ...telemetry,
       iterations: ITERATIONS,
       clients: CLIENTS,
     });

@@ -1,5 +1,8 @@
+import { buildConfig, type BuildConfig } from "./build/buildConfig.js";
 import { isIP } from "node:net";
+import { parseAddressRanges, type AddressRanges } from "./domain/addressRanges.js";
 import { parseMasterKeys, type MasterKey } from "./vault/vault.js";
+import { parseMetricsListen, type MetricsListen } from "./telemetry/metricsServer.js";
 
 // Configuration comes from environment variables only. `loadConfig` validates every value at
 // start and reports every bad one at once, each naming its variable, so an operator fixes a
@@ -10,11 +13,19 @@ export interface TenantToken {
   token: string;
 }
 
+/** A region credential: the agents and gateways of `region` call ClusterService with it. */
+export interface AgentToken {
+  region: string;
+  token: string;
+}
+
 export interface Config {
   /** Interface every server of this process binds to. */
   host: string;
   /** Connect API port (HTTP/1.1 and h2c on one socket). */
   apiPort: number;
+  /** Where the Prometheus /metrics endpoint listens (its own port); undefined = none. */
+  metricsListen: MetricsListen | undefined;
   /** Restate service endpoint port (h2c). */
   endpointPort: number;
   /** URL restate-server uses to reach our endpoint. */
@@ -29,6 +40,14 @@ export interface Config {
    * empty accepts unsigned requests (a loopback-only setup).
    */
   restateIdentityKeys: string[];
+  /** Serve unsigned requests when no identity key is configured (an explicit, loopback-only choice). */
+  restateAllowUnsigned: boolean;
+  /**
+   * How Restate retries a handler that failed with a retryable error: exponential from
+   * `initialIntervalMs` to `maxIntervalMs`, at most `maxAttempts` attempts, then the invocation
+   * ends (killed or paused, by service) with its last error instead of retrying forever.
+   */
+  restateRetry: { maxAttempts: number; initialIntervalMs: number; maxIntervalMs: number };
   /** Bearer tokens, each bound to one tenant. */
   apiTokens: TenantToken[];
   /** Apex under which generated hostnames live; also exempt from the local-domain filter. */
@@ -73,6 +92,12 @@ export interface Config {
   webhookTimeoutMs: number;
   /** How long a removed custom hostname stays reserved for the tenant that removed it. */
   domainTombstoneMs: number;
+  /** Address ranges beyond public unicast that tenant-directed connections (webhooks) may reach. */
+  outboundAllowedRanges: AddressRanges;
+  /** How long a new API connection may take to send its request headers (slow-loris bound). */
+  apiHeaderTimeoutMs: number;
+  /** How long an API connection may stay open without a request in flight. */
+  apiIdleTimeoutMs: number;
   /** Grace period before a previous live deployment goes to standby. */
   standbyGraceMs: number;
   /** How long a deployment waits for its instances to report running. */
@@ -81,7 +106,25 @@ export interface Config {
   regions: string[];
   /** Image for git-only deployments, e.g. registry.example.com/{workspace}/{project}:{sha}. */
   prebuiltImageTemplate: string | undefined;
+  /** Builds from git and the registry (src/build/buildConfig.ts). */
+  build: BuildConfig;
   logLevel: string;
+
+  // --- cluster: agents, the change feed, retention ---
+  /** Region credentials of agents and gateways (all tenants, their own region only). */
+  agentTokens: AgentToken[];
+  /** Ranges every address an agent reports must lie in (loopback by default, for dev and tests). */
+  instanceAddressRanges: AddressRanges;
+  /** How often a process's feed tailer looks for changes committed by other replicas. */
+  feedPollMs: number;
+  /** Changes a watch stream may have waiting before it is closed as too slow (the client resumes). */
+  feedStreamBuffer: number;
+  /** How long changes, events and operations are kept, and how often pruning runs. */
+  retention: { changesMs: number; eventsMs: number; operationsMs: number; intervalMs: number };
+
+  // --- OpenAPI ---
+  /** One scrape of a deployment's spec, connect to last byte (redirects on the instance included). */
+  openapiScrapeTimeoutMs: number;
 }
 
 export class ConfigError extends Error {
@@ -165,8 +208,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   };
 
   const host = read("SWITCHYARD_HOST", "127.0.0.1");
-  const apiPort = port("SWITCHYARD_PORT", 8080);
+  const apiPort = port("SWITCHYARD_PORT", 7080);
   const endpointPort = port("SWITCHYARD_ENDPOINT_PORT", 9080);
+  const metricsListen = parseMetricsListen(read("SWITCHYARD_METRICS_LISTEN", ""), "SWITCHYARD_METRICS_LISTEN", problems);
   const endpointAdvertisedUrl = url(
     "SWITCHYARD_ENDPOINT_URL",
     `http://${host.includes(":") ? `[${host}]` : host}:${endpointPort}`,
@@ -186,6 +230,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       problems.push(`SWITCHYARD_RESTATE_IDENTITY_KEYS: "${key}" is not a Restate request identity key (publickeyv1_…, as restate-server logs it at start)`);
     }
   }
+
+  const outboundRaw = read("SWITCHYARD_OUTBOUND_ALLOWED_RANGES", "");
+  const outbound = parseAddressRanges(outboundRaw);
+  if ("problem" in outbound) problems.push(`SWITCHYARD_OUTBOUND_ALLOWED_RANGES: ${outbound.problem} (example: 127.0.0.0/8,::1/128)`);
 
   const platformApex = read("SWITCHYARD_PLATFORM_APEX", "switchyard.app").toLowerCase();
   if (!/^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)+$/.test(platformApex)) {
@@ -240,9 +288,37 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     problems.push(`SWITCHYARD_LOG_LEVEL: "${logLevel}" must be one of ${LOG_LEVELS.join(", ")}`);
   }
 
+  // --- cluster: agents, the change feed, retention ---
+  const agentTokens = parseAgentTokens(read("SWITCHYARD_AGENT_TOKENS", ""), new Set(regions), apiTokens, problems);
+  const instanceRangesRaw = read("SWITCHYARD_INSTANCE_ADDRESS_RANGES", "127.0.0.0/8,::1");
+  const instanceAddressRanges = parseAddressRanges(instanceRangesRaw);
+  if ("problem" in instanceAddressRanges) problems.push(`SWITCHYARD_INSTANCE_ADDRESS_RANGES: ${instanceAddressRanges.problem} (example: 10.0.0.0/8,fd00::/8)`);
+  else if (instanceAddressRanges.cidrs.length === 0) problems.push("SWITCHYARD_INSTANCE_ADDRESS_RANGES: needs at least one CIDR range (example: 10.0.0.0/8)");
+  // 25 ms: a change committed by another replica reaches 100 streams within the 100 ms target
+  // with room for the fan-out; 40 empty primary-key reads a second per replica cost MySQL nothing.
+  const feedPollMs = duration("SWITCHYARD_FEED_POLL", "25ms");
+  if (feedPollMs < 5 || feedPollMs > 10_000) problems.push(`SWITCHYARD_FEED_POLL: must be between 5ms and 10s`);
+  const retention = {
+    changesMs: duration("SWITCHYARD_RETENTION_CHANGES", "7d"),
+    eventsMs: duration("SWITCHYARD_RETENTION_EVENTS", "30d"),
+    operationsMs: duration("SWITCHYARD_RETENTION_OPERATIONS", "30d"),
+    intervalMs: duration("SWITCHYARD_RETENTION_INTERVAL", "1h"),
+  };
+  // An operation record is what keeps a step exactly-once when its invocation re-runs it after a
+  // crash; a paused invocation may be resumed, or an outage end, days later (README: Retention).
+  if (retention.operationsMs < 86_400_000) problems.push("SWITCHYARD_RETENTION_OPERATIONS: must be at least 1d (an invocation retried after an outage must still find its step's record)");
+  for (const [name, value] of [["SWITCHYARD_RETENTION_CHANGES", retention.changesMs], ["SWITCHYARD_RETENTION_EVENTS", retention.eventsMs], ["SWITCHYARD_RETENTION_INTERVAL", retention.intervalMs]] as const) {
+    if (value < 100) problems.push(`${name}: must be at least 100ms`);
+  }
+
+  const openapiScrapeTimeoutMs = duration("SWITCHYARD_OPENAPI_SCRAPE_TIMEOUT", "10s");
+  if (openapiScrapeTimeoutMs < 100 || openapiScrapeTimeoutMs > 120_000) problems.push("SWITCHYARD_OPENAPI_SCRAPE_TIMEOUT: must be between 100ms and 2m");
+
   const config: Config = {
     host,
+    openapiScrapeTimeoutMs,
     apiPort,
+    metricsListen,
     endpointPort,
     endpointAdvertisedUrl,
     databaseUrl,
@@ -250,9 +326,18 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     restateIngressUrl,
     registerWithRestate: bool("SWITCHYARD_REGISTER", true),
     restateIdentityKeys,
+    restateAllowUnsigned: bool("SWITCHYARD_RESTATE_ALLOW_UNSIGNED", false),
+    restateRetry: {
+      maxAttempts: positiveInteger("SWITCHYARD_RESTATE_MAX_ATTEMPTS", 40),
+      initialIntervalMs: duration("SWITCHYARD_RESTATE_RETRY_INTERVAL", "100ms"),
+      maxIntervalMs: duration("SWITCHYARD_RESTATE_RETRY_MAX_INTERVAL", "60s"),
+    },
     apiTokens,
     platformApex,
     standbyGraceMs: duration("SWITCHYARD_STANDBY_GRACE", "30m"),
+    outboundAllowedRanges: "problem" in outbound ? { text: "", cidrs: [] } : outbound,
+    apiHeaderTimeoutMs: duration("SWITCHYARD_API_HEADER_TIMEOUT", "10s"),
+    apiIdleTimeoutMs: duration("SWITCHYARD_API_IDLE_TIMEOUT", "60s"),
     apexAddresses,
     domainTombstoneMs: duration("SWITCHYARD_DOMAIN_TOMBSTONE", "7d"),
     dnsServers,
@@ -276,7 +361,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     instanceReadyTimeoutMs: duration("SWITCHYARD_INSTANCE_READY_TIMEOUT", "10m"),
     regions: [...new Set(regions)],
     prebuiltImageTemplate,
+    build: buildConfig(env, problems),
     logLevel,
+    agentTokens,
+    instanceAddressRanges: "problem" in instanceAddressRanges ? { text: "", cidrs: [] } : instanceAddressRanges,
+    feedPollMs,
+    feedStreamBuffer: positiveInteger("SWITCHYARD_FEED_STREAM_BUFFER", 1000),
+    retention,
   };
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
@@ -303,6 +394,37 @@ function parseTokens(raw: string, problems: string[]): TenantToken[] {
     } else {
       seen.add(token);
       tokens.push({ tenantId, token });
+    }
+  }
+  return tokens;
+}
+
+/**
+ * `region=token` pairs separated by commas (a region may have several, for rotation); empty =
+ * no agent can connect. Each token is at least 16 characters, unique, and not a tenant's token.
+ */
+function parseAgentTokens(raw: string, regions: ReadonlySet<string>, tenantTokens: TenantToken[], problems: string[]): AgentToken[] {
+  const tokens: AgentToken[] = [];
+  const seen = new Set(tenantTokens.map((t) => t.token));
+  const tenantToken = new Set(seen);
+  for (const [index, entry] of raw.split(",").entries()) {
+    if (entry.trim() === "") continue;
+    const separator = entry.indexOf("=");
+    const region = entry.slice(0, separator).trim();
+    const token = entry.slice(separator + 1).trim();
+    if (separator < 1) {
+      problems.push(`SWITCHYARD_AGENT_TOKENS: entry ${index + 1} must be region=token`);
+    } else if (!regions.has(region)) {
+      problems.push(`SWITCHYARD_AGENT_TOKENS: region "${region.slice(0, 64)}" (entry ${index + 1}) is not in SWITCHYARD_REGIONS (${[...regions].join(", ")})`);
+    } else if (token.length < 16) {
+      problems.push(`SWITCHYARD_AGENT_TOKENS: the token of region "${region}" is shorter than 16 characters`);
+    } else if (tenantToken.has(token)) {
+      problems.push(`SWITCHYARD_AGENT_TOKENS: the token of region "${region}" is also a tenant's token in SWITCHYARD_API_TOKENS`);
+    } else if (seen.has(token)) {
+      problems.push(`SWITCHYARD_AGENT_TOKENS: the token of region "${region}" is used twice`);
+    } else {
+      seen.add(token);
+      tokens.push({ region, token });
     }
   }
   return tokens;

@@ -4,6 +4,7 @@ import { after, before, describe, it } from "node:test";
 import { startApp, type App } from "./support/app.js";
 import { runCli, type CliRun } from "./support/cli.js";
 import { createProject, reportInstances, waitForStatus, type ProjectFixture } from "./support/fixtures.js";
+import { until } from "./support/until.js";
 
 function cli(app: App, args: string[], env: Record<string, string | undefined> = {}): Promise<CliRun> {
   return runCli(args, { SWITCHYARD_URL: app.switchyard.url, SWITCHYARD_TOKEN: app.tokens.acme, GITHUB_RUN_ID: "", ...env });
@@ -37,24 +38,20 @@ describe("switchyard CLI", () => {
     assert.match(got.stdout, /network\s+succeeded/);
   });
 
-  it("follows a deployment phase by phase with --wait", async () => {
-    const running = cli(app, deployArgs("registry.example.com/web:2").concat("--wait", "--timeout", "60s"));
-    // Play the agent: report the instances of the new deployment once it exists.
-    const deadline = Date.now() + 30_000;
-    let id: string | undefined;
-    while (!id && Date.now() < deadline) {
-      const row = await app.db
-        .selectFrom("deployments")
-        .select("id")
-        .where("project_id", "=", fixture.projectId)
-        .where("image", "=", "registry.example.com/web:2")
-        .executeTakeFirst();
-      id = row?.id;
-      if (!id) await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-    assert.ok(id, "the deployment was created");
+  /** `deploy … --wait` as a pipeline runs it, with this test playing the agent for the new deployment. */
+  async function deployAndWait(project: ProjectFixture, image: string): Promise<{ run: CliRun; id: string }> {
+    const args = ["deploy", "--workspace", project.workspaceId, "--project", project.projectId, "--env", "production", "--image", image, "--port", "8080", "--wait", "--timeout", "60s"];
+    const running = cli(app, args);
+    const id = await until("the deployment to be created", async () => {
+      const row = await app.db.selectFrom("deployments").select("id").where("project_id", "=", project.projectId).where("image", "=", image).executeTakeFirst();
+      return row?.id;
+    }, 30_000, 100);
     await reportInstances(app, "acme", id);
-    const run = await running;
+    return { run: await running, id };
+  }
+
+  it("follows a deployment phase by phase with --wait", async () => {
+    const { run } = await deployAndWait(fixture, "registry.example.com/web:2");
     assert.equal(run.code, 0, run.stderr);
     assert.match(run.stdout, /- build skipped/);
     assert.match(run.stdout, /✓ deploy/);
@@ -125,5 +122,45 @@ describe("switchyard CLI", () => {
     const bad = await cli(app, ["domains", "add", "co.uk", "--workspace", fixture.workspaceId, "--project", fixture.projectId]);
     assert.equal(bad.code, 1);
     assert.match(bad.stderr, /invalid_argument: hostname: is a public suffix/);
+  });
+
+  it("runs the README's pipeline: deploy goes live, rollback, the fix deployed ready but not live, promote", async () => {
+    const project = await createProject(app);
+    const previous = await deployAndWait(project, "registry.example.com/shop:1.4.1");
+    const broken = await deployAndWait(project, "registry.example.com/shop:1.4.2");
+    assert.match(broken.run.stdout, /ready and live/, broken.run.stderr);
+    const rollback = ["rollback", previous.id, "--expected-live", broken.id];
+    const rolled = await cli(app, rollback);
+    assert.equal(rolled.code, 0, rolled.stderr);
+    assert.match(rolled.stdout, /^rolled back: .* is live/);
+    const fix = await deployAndWait(project, "registry.example.com/shop:1.4.3");
+    assert.equal(fix.run.code, 0, fix.run.stderr);
+    assert.match(fix.run.stdout, /^ready$/m, "ready, not live, while the project is rolled back");
+    const promoted = await cli(app, ["promote", fix.id]);
+    assert.equal(promoted.code, 0, promoted.stderr);
+    assert.match(promoted.stdout, new RegExp(`^promoted: ${fix.id} is live \\(was ${previous.id}\\)`));
+
+    // A retried step sends the same derived key and gets the first answer, not "already live".
+    const promotedAgain = await cli(app, ["promote", fix.id]);
+    assert.deepEqual([promotedAgain.code, promotedAgain.stdout], [0, promoted.stdout], promotedAgain.stderr);
+    const rolledAgain = await cli(app, rollback);
+    assert.deepEqual([rolledAgain.code, rolledAgain.stdout], [0, rolled.stdout], rolledAgain.stderr);
+    const live = await app.db.selectFrom("projects").select(["live_deployment_id", "is_rolled_back"]).where("id", "=", project.projectId).executeTakeFirstOrThrow();
+    assert.deepEqual(live, { live_deployment_id: fix.id, is_rolled_back: false }, "the retried rollback changed nothing");
+    // In another CI run the same arguments are a new request.
+    const otherRun = await cli(app, ["promote", fix.id], { GITHUB_RUN_ID: "run-2" });
+    assert.equal(otherRun.code, 1);
+    assert.match(otherRun.stderr, /failed_precondition: .*already live/);
+  });
+
+  it("exits 2 on a usage mistake, as --help says, and 0 for --help", async () => {
+    for (const args of [["nope"], ["promote"], ["deploy", "--workspace", "ws_x"], ["deployments", "list", "--bogus"]]) {
+      const run = await cli(app, args);
+      assert.equal(run.code, 2, `switchyard ${args.join(" ")}: ${run.stderr}`);
+      assert.doesNotMatch(run.stderr, /\n\s+at /, "no stack trace");
+    }
+    const help = await cli(app, ["--help"]);
+    assert.equal(help.code, 0);
+    assert.match(help.stdout, /2 usage error/);
   });
 });

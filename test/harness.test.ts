@@ -1,12 +1,15 @@
 // The harness itself: every real service starts on loopback, answers, survives SIGKILL +
-// restart where it holds state (MariaDB, Restate), and leaves no process or temp dir behind.
+// restart where it holds state (MariaDB, Restate), and leaves no process or temp dir behind —
+// except, for a post-mortem, those of a process that died unexpectedly in a failing test file.
 
 import "../src/polyfill.js";
 
 import assert from "node:assert/strict";
 import { Resolver } from "node:dns/promises";
+import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import http2 from "node:http2";
+import path from "node:path";
 import { after, describe, test } from "node:test";
 import * as restate from "@restatedev/restate-sdk";
 import mysql from "mysql2/promise";
@@ -14,7 +17,11 @@ import {
   freePort,
   httpRequest,
   LOOPBACK,
+  makeTempDir,
+  ManagedProcess,
   pidAlive,
+  removeTempDir,
+  repoRoot,
   runningProcesses,
   sleep,
   startCaddy,
@@ -23,6 +30,7 @@ import {
   startRestate,
   startStack,
   type Caddy,
+  type ManagedProcessOptions,
   type MariaDb,
   type Pebble,
   type Restate,
@@ -242,5 +250,87 @@ describe("harness", () => {
     await stack.stop();
     await assertGone("stack", pids);
     assert.deepEqual(runningProcesses(), [], "no harness process left running");
+  });
+});
+
+describe("harness post-mortems", () => {
+  /** A node child in its own temp dir that runs `code`; stopped and removed after the test. */
+  async function child(code: string, explainSignal?: ManagedProcessOptions["explainSignal"]) {
+    const dir = await makeTempDir("signals");
+    const proc = new ManagedProcess({ name: "child", command: process.execPath, args: ["-e", code], logFile: path.join(dir, "child.log"), explainSignal });
+    proc.start();
+    return {
+      proc,
+      /** The error waitUntil gives once the child died. */
+      async failure(): Promise<string> {
+        const error = await proc.waitUntil("the impossible", async () => false, 10_000).then(() => undefined, (e: Error) => e);
+        assert.ok(error, "waitUntil fails once the child exited");
+        return error.message;
+      },
+      async cleanup() {
+        await proc.stop();
+        await removeTempDir(dir);
+      },
+    };
+  }
+  const idle = "setTimeout(() => {}, 60_000)";
+
+  test("a death names who sent the signal, the test file and the log", async () => {
+    const byTest = await child(idle);
+    byTest.proc.sendSignal("SIGKILL", "the test");
+    const message = await byTest.failure();
+    assert.match(message, /^child \(pid \d+\) in test\/harness\.test\.ts \(exited: signal SIGKILL, sent by the test\): exited while waiting for the impossible/);
+    assert.ok(message.includes(byTest.proc.logFile), "the log's path");
+    await byTest.cleanup();
+
+    const byHarness = await child(idle);
+    await byHarness.proc.kill();
+    assert.match(await byHarness.failure(), /signal SIGKILL, sent by the harness \(kill\(\)\)/);
+    await byHarness.cleanup();
+
+    const byStranger = await child(idle);
+    process.kill(byStranger.proc.pid, "SIGTERM");
+    assert.match(await byStranger.failure(), /signal SIGTERM, sent by an unknown sender — not the harness, a fault marker or the test;/);
+    await byStranger.cleanup();
+
+    const byItself = await child("process.kill(process.pid, 'SIGKILL')", () => "itself, as its owner asked");
+    assert.match(await byItself.failure(), /signal SIGKILL, sent by itself, as its owner asked/);
+    await byItself.cleanup();
+
+    const crashed = await child("process.exit(3)");
+    assert.match(await crashed.failure(), /\(exited: code 3\)/);
+    await crashed.cleanup();
+  });
+
+  test("keeps the temp dir of a process that died unexpectedly only when its test file fails", () => {
+    const run = (outcome: "pass" | "fail") => {
+      const env: NodeJS.ProcessEnv = { ...process.env, POST_MORTEM_OUTCOME: outcome };
+      // A test file of its own, run by a runner of its own (not as a child of this one).
+      delete env.NODE_TEST_CONTEXT;
+      const result = spawnSync(process.execPath, ["--import", "tsx", "--test", "--test-reporter=spec", path.join("test", "support", "postMortemFixture.ts")], {
+        cwd: repoRoot,
+        env,
+        encoding: "utf8",
+        timeout: 60_000,
+      });
+      const output = `${result.stdout}${result.stderr}`;
+      const dir = /temp dir: (\S+)/.exec(output)?.[1];
+      assert.ok(dir, output);
+      return { status: result.status, output, dir };
+    };
+
+    const failing = run("fail");
+    try {
+      assert.equal(failing.status, 1, failing.output);
+      assert.ok(fs.existsSync(path.join(failing.dir, "sleeper.log")), `the log is kept:\n${failing.output}`);
+      assert.match(failing.output, /sleeper \(pid \d+\) in test\/support\/postMortemFixture\.ts \(exited: signal SIGKILL, sent by an unknown sender/);
+      assert.ok(failing.output.includes(`harness: kept ${failing.dir} for a post-mortem (sleeper`), failing.output);
+    } finally {
+      fs.rmSync(failing.dir, { recursive: true, force: true });
+    }
+
+    const passing = run("pass");
+    assert.equal(passing.status, 0, passing.output);
+    assert.equal(fs.existsSync(passing.dir), false, "a passing file keeps nothing");
   });
 });

@@ -12,6 +12,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { missingBinaries, repoRoot } from "./harness/binaries.js";
+import { enableListenerMigration } from "./harness/kernel.js";
 
 function testFilesUnder(dir: string): string[] {
   const found: string[] = [];
@@ -54,6 +55,8 @@ function main(): void {
     process.exit(1);
   }
 
+  const kernelNote = enableListenerMigration();
+  if (kernelNote) console.log(`npm test: ${kernelNote}`);
   const relative = files.map((f) => path.relative(repoRoot, f));
   console.log(`npm test: ${relative.length} file(s): ${relative.join(" ")}`);
   const child = spawn(

@@ -21,24 +21,21 @@
  * journaled; account and certificate keys are opened or generated inside a step and stored sealed.
  */
 import * as restate from "@restatedev/restate-sdk";
+import { acmeChallenges, acmeOrders, acmeRateLimitWaits } from "../src/telemetry/metrics.js";
 import type * as acme from "acme-client";
-import type { Transaction } from "kysely";
 import { ensureAccount } from "../src/acme/accounts.js";
 import { CaBackoffError, installCaBackoff } from "../src/acme/caProblems.js";
 import { pollAuthorization, pollDelayMs, pollOrder, POLL_DEADLINE_MS, type PollResult } from "../src/acme/caPolling.js";
-import { challengeFor, type ChallengeChoice } from "../src/acme/challengeChoice.js";
+import { accountById, markCertificateIssued, raiseCertExpiring, recordAttemptFailure, startAttempt, startRenewal, type DomainFacts } from "../src/acme/certificateAttempts.js";
 import { acmeClient, caDetail, prepareKey, publishChallenges, storeChain, type Order } from "../src/acme/issuance.js";
 import { markOrderPlaced, takeOrderSlot } from "../src/acme/orderBudget.js";
-import { appendEvents } from "../src/db/events.js";
-import { newId } from "../src/db/ids.js";
-import { fromJson, toJson, type Database } from "../src/db/schema.js";
-import type { DomainCondition } from "../src/domain/domainConditions.js";
-import type { Config } from "../src/config.js";
 import { Vault } from "../src/vault/vault.js";
 import type { WorkflowDeps } from "./deps.js";
-import { domainApi } from "./domain.js";
-import { projectApi } from "./project.js";
-import { dbStep, step } from "./steps.js";
+import { certificateApi, domainApi, projectApi } from "./handles.js";
+import { z } from "zod";
+import { id, input, INTERNAL, serviceOptions } from "./handlerOptions.js";
+import { dbStep, step, toTerminal } from "./steps.js";
+import { statusOfRule } from "../src/domain/ruleCodes.js";
 
 export interface IssueRequest {
   domainId: string;
@@ -62,14 +59,6 @@ const MAX_BUDGET_ROUNDS = 1000;
 /** How many rate-limit answers in a row one request waits out before the attempt counts as failed. */
 const MAX_CA_WAITS = 8;
 
-interface DomainFacts {
-  tenantId: string;
-  workspaceId: string;
-  projectId: string;
-  /** The challenge this attempt uses, or why none can be used now. */
-  challenge: ChallengeChoice;
-}
-
 export function createCertificateObject(deps: WorkflowDeps) {
   const { db, config } = deps;
   const vault = config.masterKeys.length > 0 ? new Vault(config.masterKeys) : undefined;
@@ -88,7 +77,10 @@ export function createCertificateObject(deps: WorkflowDeps) {
           return { ok: true as const, value: await call() };
         } catch (error) {
           if (error instanceof restate.TerminalError) throw error;
-          if (error instanceof CaBackoffError) return { ok: false as const, waitMs: error.retryAfterMs, detail: error.detail };
+          if (error instanceof CaBackoffError) {
+            acmeRateLimitWaits.inc({ reason: "ca_retry_after" });
+            return { ok: false as const, waitMs: error.retryAfterMs, detail: error.detail };
+          }
           return { ok: false as const, detail: caDetail(error) };
         }
       });
@@ -123,11 +115,7 @@ export function createCertificateObject(deps: WorkflowDeps) {
     // for every step. (A process that replays the attempt after a crash builds its own.)
     let cached: Promise<acme.Client> | undefined;
     const client = () =>
-      (cached ??= db
-        .selectFrom("acme_users")
-        .selectAll()
-        .where("id", "=", accountId)
-        .executeTakeFirstOrThrow()
+      (cached ??= accountById(db, accountId)
         .then((account) => acmeClient(v, account))
         .catch((error: unknown) => {
           cached = undefined;
@@ -138,7 +126,11 @@ export function createCertificateObject(deps: WorkflowDeps) {
     let slotId: string | undefined;
     for (let round = 1; slotId === undefined; round++) {
       if (round > MAX_BUDGET_ROUNDS) throw new AttemptFailed(`the ACME account's order budget stayed spent through ${MAX_BUDGET_ROUNDS} waits`);
-      const slot = await dbStep(ctx, round === 1 ? "take an order slot" : `take an order slot (round ${round})`, db, (trx) => takeOrderSlot(trx, accountId, hostname, config.acmeOrderBudget, new Date()));
+      const slot = await dbStep(ctx, round === 1 ? "take an order slot" : `take an order slot (round ${round})`, db, async (trx) => {
+        const taken = await takeOrderSlot(trx, accountId, hostname, config.acmeOrderBudget, new Date());
+        if (taken.slotId === undefined) acmeRateLimitWaits.inc({ reason: "order_budget" });
+        return taken;
+      });
       slotId = slot.slotId;
       if (slotId === undefined) await ctx.sleep(slot.waitMs, "the account's order budget is spent");
     }
@@ -153,12 +145,16 @@ export function createCertificateObject(deps: WorkflowDeps) {
     const challenges = await caCall(ctx, `publish ${choice.type.toUpperCase()} challenge`, async () => publishChallenges(db, await client(), order, { domainId: req.domainId, hostname, method: choice }));
     for (const [i, { challenge, authorizationUrl }] of challenges.entries()) {
       await caCall(ctx, `tell the CA (challenge ${i + 1})`, async () => (await client()).completeChallenge(challenge).then(() => true));
-      const authorization = await pollUntilDecided(ctx, `authorization ${i + 1}`, async () => pollAuthorization(await client(), authorizationUrl));
+      const authorization = await pollUntilDecided(ctx, `authorization ${i + 1}`, async () => {
+        const polled = await pollAuthorization(await client(), authorizationUrl);
+        if (polled.status === "valid" || polled.status === "invalid") acmeChallenges.inc({ type: choice.type, outcome: polled.status });
+        return polled;
+      });
       if (authorization.status !== "valid") {
         throw new AttemptFailed(`the CA could not validate ${hostname} over ${method}: ${authorization.detail ?? "the authorization is invalid"}`);
       }
     }
-    const csr = await step(ctx, "generate key and CSR", () => prepareKey(db, v, req.certificateId, hostname));
+    const csr = await step(ctx, "generate key and CSR", () => prepareKey(db, v, req.certificateId, hostname).catch((error: unknown) => Promise.reject(toTerminal(error))));
     await caCall(ctx, "finalize order", async () => {
       const ca = await client();
       const current: Order = await ca.getOrder(order);
@@ -170,6 +166,7 @@ export function createCertificateObject(deps: WorkflowDeps) {
     const chain = await caCall(ctx, "download certificate", async () => (await client()).getCertificate(finalized.body));
     return dbStep(ctx, "store certificate", db, async (trx) => {
       const { notAfter } = await storeChain(trx, req.certificateId, chain);
+      acmeOrders.inc({ outcome: "issued" });
       return { notAfter: notAfter.toISOString() };
     });
   }
@@ -177,39 +174,25 @@ export function createCertificateObject(deps: WorkflowDeps) {
   /** After a failed attempt: why, when the next one runs, the TLSReady condition, an event. */
   async function recordFailure(ctx: restate.ObjectContext, req: IssueRequest, domain: DomainFacts, message: string): Promise<IssueResult> {
     const next = await dbStep(ctx, "record failure", db, async (trx) => {
-      const row = await trx.selectFrom("certificates").select(["attempts"]).where("id", "=", req.certificateId).forUpdate().executeTakeFirstOrThrow();
-      const attempts = row.attempts + 1;
-      const backoff = config.certRetryBackoffMs;
-      const delayMs = backoff[Math.min(attempts - 1, backoff.length - 1)]!;
-      const nextAttemptAt = new Date(Date.now() + delayMs);
-      await trx.updateTable("certificates").set({ status: "failed", last_error: message, attempts, next_attempt_at: nextAttemptAt }).where("id", "=", req.certificateId).execute();
-      // A renewal failing while the current certificate is still valid leaves TLS up.
-      const current = await trx.selectFrom("certificates").select("not_after").where("hostname", "=", ctx.key).where("status", "=", "issued").executeTakeFirst();
-      const serving = current?.not_after ? current.not_after > new Date() : false;
-      if (!serving) await setTlsReady(trx, req.domainId, { status: "False", reason: "IssuanceFailed", message: `${message} (next attempt at ${nextAttemptAt.toISOString()})` });
-      await appendEvents(trx, [
-        {
-          tenantId: domain.tenantId,
-          workspaceId: domain.workspaceId,
-          type: "CertIssuanceFailed",
-          subject: req.certificateId,
-          payload: { certificateId: req.certificateId, domainId: req.domainId, hostname: ctx.key, renewal: current !== undefined, attempts, error: message, nextAttemptAt: nextAttemptAt.toISOString() },
-        },
-      ]);
-      return { delayMs, nextAttemptAt: nextAttemptAt.toISOString() };
+      const recorded = await recordAttemptFailure(trx, { ...req, hostname: ctx.key, domain, message, backoffMs: config.certRetryBackoffMs });
+      if (recorded) acmeOrders.inc({ outcome: "failed" });
+      return recorded;
     });
+    if (!next) return stopped(req, `certificate ${req.certificateId} no longer exists`);
     ctx.objectSendClient(certificateApi, ctx.key).issue(req, restate.rpc.sendOpts({ delay: { milliseconds: next.delayMs } }));
     return { certificateId: req.certificateId, status: "failed", nextAttemptAt: next.nextAttemptAt, reason: message };
   }
 
+  const { exclusive, shared } = restate.handlers.object;
   return restate.object({
     name: "Certificate",
+    options: serviceOptions(config, "pause"),
     handlers: {
       /** One order attempt for a certificate row; on failure it schedules the next one itself. */
-      issue: async (ctx: restate.ObjectContext, req: IssueRequest): Promise<IssueResult> => {
-        if (!vault) throw new restate.TerminalError("certificates need SWITCHYARD_MASTER_KEYS to encrypt their keys", { errorCode: 412 });
+      issue: exclusive({ input: input(issueRequest) }, async (ctx: restate.ObjectContext, req): Promise<IssueResult> => {
+        if (!vault) throw new restate.TerminalError("certificates need SWITCHYARD_MASTER_KEYS to encrypt their keys", { errorCode: statusOfRule("failed_precondition") });
         const start = await dbStep(ctx, "start attempt", db, (trx) => startAttempt(trx, ctx.key, req, config));
-        if ("stop" in start) return { certificateId: req.certificateId, status: "stopped", reason: start.stop };
+        if ("stop" in start) return stopped(req, start.stop);
         const domain = start;
 
         let stored: { notAfter: string };
@@ -217,23 +200,15 @@ export function createCertificateObject(deps: WorkflowDeps) {
           stored = await orderOnce(ctx, req, domain, vault);
         } catch (error) {
           if (error instanceof AttemptFailed) return recordFailure(ctx, req, domain, error.message);
+          // The certificate row was deleted under the attempt (its domain was removed): it ends here.
+          if (error instanceof restate.TerminalError && error.code === 404) return stopped(req, error.message);
           throw error;
         }
 
         // The gateway config names the certificate (through the project's lock).
         await ctx.objectClient(projectApi, domain.projectId).refreshGatewayConfigs({ hostnames: [ctx.key] });
-        const schedule = await dbStep(ctx, "mark TLS ready", db, async (trx) => {
-          await setTlsReady(trx, req.domainId, { status: "True", reason: "CertificateIssued", message: `certificate ${req.certificateId} valid until ${stored.notAfter}` });
-          await appendEvents(trx, [
-            { tenantId: domain.tenantId, workspaceId: domain.workspaceId, type: "CertProvisioned", subject: req.certificateId, payload: { certificateId: req.certificateId, domainId: req.domainId, hostname: ctx.key, notAfter: stored.notAfter } },
-          ]);
-          const row = await trx.selectFrom("certificates").select(["renew_at", "not_after"]).where("id", "=", req.certificateId).executeTakeFirstOrThrow();
-          const now = Date.now();
-          return {
-            renewInMs: Math.max(0, row.renew_at!.getTime() - now),
-            warnings: config.certExpiryWarningsMs.map((thresholdMs) => ({ thresholdMs, inMs: row.not_after!.getTime() - thresholdMs - now })).filter((w) => w.inMs > 0),
-          };
-        });
+        const schedule = await dbStep(ctx, "mark TLS ready", db, (trx) => markCertificateIssued(trx, { ...req, hostname: ctx.key, domain, notAfter: stored.notAfter, expiryWarningsMs: config.certExpiryWarningsMs }));
+        if (!schedule) return stopped(req, `certificate ${req.certificateId} no longer exists`);
         const self = ctx.objectSendClient(certificateApi, ctx.key);
         self.renew(req, restate.rpc.sendOpts({ delay: { milliseconds: schedule.renewInMs } }));
         for (const warning of schedule.warnings) {
@@ -242,106 +217,28 @@ export function createCertificateObject(deps: WorkflowDeps) {
         // Ready is an aggregate of the conditions: the domain's object recomputes it.
         ctx.objectSendClient(domainApi, req.domainId).verify({});
         return { certificateId: req.certificateId, status: "issued", notAfter: stored.notAfter };
-      },
+      }),
 
       /** At renew_at: orders the successor of a certificate that is still the hostname's current one. */
-      renew: async (ctx: restate.ObjectContext, req: IssueRequest): Promise<{ successorId?: string; skipped?: string }> => {
+      renew: exclusive({ ...INTERNAL, input: input(issueRequest) }, async (ctx: restate.ObjectContext, req): Promise<{ successorId?: string; skipped?: string }> => {
         const next = await dbStep(ctx, "start renewal", db, (trx) => startRenewal(trx, ctx.key, req));
         if ("skipped" in next) return next;
         ctx.objectSendClient(certificateApi, ctx.key).issue({ domainId: req.domainId, certificateId: next.successorId });
         return next;
-      },
+      }),
 
       /** Raises CertExpiring while the certificate is still current, that is no renewal has replaced it. */
-      warnExpiring: restate.handlers.object.shared(async (ctx: restate.ObjectSharedContext, req: { certificateId: string; thresholdMs: number }): Promise<{ raised: boolean }> =>
-        dbStep(ctx, "raise CertExpiring", db, async (trx) => {
-          const row = await trx
-            .selectFrom("certificates as c")
-            .innerJoin("custom_domains as d", "d.id", "c.custom_domain_id")
-            .select(["c.id", "c.hostname", "c.not_after", "c.custom_domain_id", "d.tenant_id", "d.workspace_id"])
-            .where("c.id", "=", req.certificateId)
-            .where("c.status", "=", "issued")
-            .where("d.status", "<>", "removed")
-            .executeTakeFirst();
-          if (!row?.not_after) return { raised: false };
-          const failing = await trx.selectFrom("certificates").select(["last_error", "next_attempt_at"]).where("hostname", "=", row.hostname).where("status", "=", "failed").orderBy("created_at", "desc").executeTakeFirst();
-          await appendEvents(trx, [
-            {
-              tenantId: row.tenant_id,
-              workspaceId: row.workspace_id,
-              type: "CertExpiring",
-              subject: row.id,
-              payload: {
-                certificateId: row.id,
-                domainId: row.custom_domain_id,
-                hostname: row.hostname,
-                notAfter: row.not_after.toISOString(),
-                secondsLeft: Math.max(0, Math.round((row.not_after.getTime() - Date.now()) / 1000)),
-                renewalError: failing?.last_error ?? null,
-                nextAttemptAt: failing?.next_attempt_at?.toISOString() ?? null,
-              },
-            },
-          ]);
-          return { raised: true };
-        }),
+      warnExpiring: shared({ ...INTERNAL, input: input(z.object({ certificateId: id, thresholdMs: z.number().int().nonnegative() })) }, async (ctx: restate.ObjectSharedContext, req): Promise<{ raised: boolean }> =>
+        dbStep(ctx, "raise CertExpiring", db, (trx) => raiseCertExpiring(trx, req.certificateId)),
       ),
     },
   });
 }
 
-/**
- * Whether this attempt should run: its row still exists and is the hostname's newest attempt,
- * and the domain is still live, verified and TLS-enabled. A stale retry (the domain was removed,
- * or a newer attempt exists) stops quietly.
- */
-async function startAttempt(trx: Transaction<Database>, hostname: string, req: IssueRequest, config: Config): Promise<DomainFacts | { stop: string }> {
-  const row = await trx.selectFrom("certificates").selectAll().where("id", "=", req.certificateId).forUpdate().executeTakeFirst();
-  if (!row || row.hostname !== hostname) return { stop: `certificate ${req.certificateId} no longer exists` };
-  if (row.status === "issued" || row.status === "superseded") return { stop: `certificate ${req.certificateId} is already ${row.status}` };
-  const newer = await trx
-    .selectFrom("certificates")
-    .select("id")
-    .where("hostname", "=", hostname)
-    .where("status", "in", ["pending", "failed"])
-    .where("created_at", ">", row.created_at)
-    .executeTakeFirst();
-  if (newer) return { stop: `a newer attempt (${newer.id}) replaced this one` };
-  const domain = await trx.selectFrom("custom_domains").selectAll().where("id", "=", req.domainId).executeTakeFirst();
-  const unwanted =
-    !domain || domain.hostname !== hostname || domain.status === "removed" ? "the domain was removed" : domain.status !== "verified" ? `${hostname} is not verified` : !domain.tls ? `TLS is disabled for ${hostname}` : undefined;
-  if (unwanted) {
-    await trx.updateTable("certificates").set({ status: "failed", last_error: unwanted, next_attempt_at: null }).where("id", "=", row.id).execute();
-    return { stop: unwanted };
-  }
-  await trx.updateTable("certificates").set({ status: "pending", next_attempt_at: null }).where("id", "=", row.id).execute();
-  const challenge = challengeFor(domain!, config);
-  return { tenantId: domain!.tenant_id, workspaceId: domain!.workspace_id, projectId: domain!.project_id, challenge };
-}
+const issueRequest = z.object({ domainId: id, certificateId: id });
 
-/** The successor row of a certificate due for renewal, unless renewal is off or not needed. */
-async function startRenewal(trx: Transaction<Database>, hostname: string, req: IssueRequest): Promise<{ successorId: string } | { skipped: string }> {
-  const current = await trx.selectFrom("certificates").selectAll().where("id", "=", req.certificateId).forUpdate().executeTakeFirst();
-  if (!current || current.status !== "issued") return { skipped: `certificate ${req.certificateId} is no longer the current one` };
-  if (!current.auto_renew) return { skipped: "auto-renew is off" };
-  const inFlight = await trx.selectFrom("certificates").select("id").where("hostname", "=", hostname).where("status", "in", ["pending", "failed"]).where("created_at", ">", current.created_at).executeTakeFirst();
-  if (inFlight) return { skipped: `renewal ${inFlight.id} is already under way` };
-  const domain = await trx.selectFrom("custom_domains").select(["status", "tls"]).where("id", "=", req.domainId).executeTakeFirst();
-  if (!domain || domain.status !== "verified" || !domain.tls) return { skipped: "the domain is no longer verified with TLS" };
-  const successorId = newId("crt");
-  await trx.insertInto("certificates").values({ id: successorId, hostname, custom_domain_id: req.domainId, workspace_id: current.workspace_id, status: "pending", auto_renew: current.auto_renew }).execute();
-  return { successorId };
-}
-
-/** Sets the TLSReady condition of a domain (its transition time moves only on a change). */
-async function setTlsReady(trx: Transaction<Database>, domainId: string, verdict: Pick<DomainCondition, "status" | "reason" | "message">): Promise<void> {
-  const row = await trx.selectFrom("custom_domains").select("conditions").where("id", "=", domainId).forUpdate().executeTakeFirst();
-  if (!row) return;
-  const now = new Date().toISOString();
-  const conditions = fromJson<DomainCondition[]>(row.conditions).map((c) =>
-    c.type === "TLSReady" ? { ...c, ...verdict, lastTransitionTime: c.status === verdict.status ? c.lastTransitionTime : now, lastObservationTime: now } : c,
-  );
-  await trx.updateTable("custom_domains").set({ conditions: toJson(conditions) }).where("id", "=", domainId).execute();
+function stopped(req: IssueRequest, reason: string): IssueResult {
+  return { certificateId: req.certificateId, status: "stopped", reason };
 }
 
 export type CertificateObject = ReturnType<typeof createCertificateObject>;
-export const certificateApi: CertificateObject = { name: "Certificate" } as CertificateObject;

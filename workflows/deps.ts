@@ -4,6 +4,7 @@ import type { Database } from "../src/db/schema.js";
 import type { Logger } from "../src/log.js";
 import type { BuildService } from "../src/build/buildService.js";
 import type { DnsProbe } from "../src/dns/dnsProbe.js";
+import type { SpecDiffer } from "../src/openapi/specDiffer.js";
 
 /** What every Restate service of this process is built with. */
 export interface WorkflowDeps {
@@ -12,4 +13,6 @@ export interface WorkflowDeps {
   logger: Logger;
   builder: BuildService;
   dns: DnsProbe;
+  /** Compares OpenAPI specs (the promote gate). */
+  differ: SpecDiffer;
 }

@@ -7,18 +7,27 @@
  *   scheduled check ────► (token still current?) ─► look up DNS ─► apply check ─► schedule (attempt n+1)
  *   stop ───────────────► forget the schedule: a pending scheduled check finds no token
  *
+ * Every read that decides a branch is a journaled step ("load domain", "look up DNS records",
+ * "find serving deployment"), so a replay after a crash takes the path the journal recorded even
+ * if the domain changed meanwhile. A claim that lost its hostname in this check has its routes
+ * withdrawn through the losing project's Project object before the winner's are assigned.
+ *
  * The schedule lives in the object's state ({attempt, token, dueAt}: visible in the Restate UI)
  * and in custom_domains.next_check_at (visible in GetDomain). A scheduled check is a delayed
  * one-way call stored by restate-server, so it survives a restart of this process.
  */
 import * as restate from "@restatedev/restate-sdk";
-import { nextCheckDelayMs } from "../src/domain/checkSchedule.js";
-import { QUERIES_PER_CHECK } from "../src/ownership/checkSlots.js";
-import { applyDomainCheck, expectationsOf, observeDomain, unattachedTarget, type CheckOutcome } from "../src/ownership/domainCheck.js";
-import { currentCertificate, needsOrder, newCertificateRow } from "../src/acme/certificateRows.js";
-import { challengeFor } from "../src/acme/challengeChoice.js";
-import { certificateApi } from "./certificate.js";
-import { projectApi } from "./project.js";
+import { nextCheckDelayMs } from "../src/customDomains/checkSchedule.js";
+import { QUERIES_PER_CHECK } from "../src/customDomains/checkSlots.js";
+import { applyDomainCheck, expectationsOf, loadCheckedDomain, observeDomain, unattachedTarget, type CheckOutcome } from "../src/customDomains/ownershipChecks.js";
+import { z } from "zod";
+import { input, INTERNAL, serviceOptions, token } from "./handlerOptions.js";
+import { certificateToOrder } from "../src/acme/certificateRows.js";
+import { certificateApi, domainApi, projectApi } from "./handles.js";
+import { dnsChecks } from "../src/telemetry/metrics.js";
+
+/** switchyard_dns_checks_total's outcome label for the ownership a check found. */
+const CHECK_OUTCOME = { True: "verified", False: "not_verified", Unknown: "unknown" } as const;
 import type { WorkflowDeps } from "./deps.js";
 import { dbStep, step, toTerminal } from "./steps.js";
 
@@ -40,8 +49,8 @@ export function createDomainObject(deps: WorkflowDeps) {
   const checksPerSecond = Math.max(1, Math.floor(config.dnsQueriesPerSecond / QUERIES_PER_CHECK));
 
   async function check(ctx: restate.ObjectContext, attempt: number, diagnose: boolean): Promise<DomainCheckResult> {
-    const row = await db.selectFrom("custom_domains").selectAll().where("id", "=", ctx.key).executeTakeFirst();
-    if (!row || row.status === "removed") {
+    const row = await step(ctx, "load domain", async () => (await loadCheckedDomain(db, ctx.key)) ?? null);
+    if (!row) {
       ctx.clear("schedule");
       return { status: "removed", ownership: "Unknown", nextCheckAt: null };
     }
@@ -49,8 +58,8 @@ export function createDomainObject(deps: WorkflowDeps) {
     // The DNS answers are journaled: a retry after a crash decides on the same observation.
     const seen = await step(ctx, diagnose ? "look up DNS records and diagnose" : "look up DNS records", () => observeDomain(db, dns, row, expected, { diagnose }));
     const now = await ctx.date.now();
-    const outcome = await dbStep(ctx, "apply ownership check", db, (trx) =>
-      applyDomainCheck(trx, {
+    const outcome = await dbStep(ctx, "apply ownership check", db, async (trx) => {
+      const checked = await applyDomainCheck(trx, {
         domainId: ctx.key,
         expected,
         seen,
@@ -60,8 +69,14 @@ export function createDomainObject(deps: WorkflowDeps) {
         diagnose,
         checksPerSecond,
         nextCheckDelayMs: (status, n) => nextCheckDelayMs(schedule, status, n),
-      }),
-    );
+      });
+      dnsChecks.inc({ outcome: checked.status === "removed" ? "removed" : CHECK_OUTCOME[checked.ownership] });
+      return checked;
+    });
+    // Whoever lost the hostname stops serving it first (under that project's lock).
+    for (const lost of outcome.withdraw) {
+      await ctx.objectClient(projectApi, lost.projectId).withdrawHostnames({ hostnames: [lost.hostname], reason: lost.reason });
+    }
     if (outcome.status === "verified") {
       // Proven: the hostname is served by its environment (through the project's lock).
       const target = await step(ctx, "find serving deployment", () => unattachedTarget(db, ctx.key));
@@ -70,13 +85,7 @@ export function createDomainObject(deps: WorkflowDeps) {
       }
       // Proven and TLS-enabled: its certificate is ordered without anyone asking.
       if (config.autoTls && config.masterKeys.length > 0) {
-        const order = await dbStep(ctx, "order certificate if missing", db, async (trx) => {
-          const domain = await trx.selectFrom("custom_domains").selectAll().where("id", "=", ctx.key).forUpdate().executeTakeFirstOrThrow();
-          if (!domain.tls || !needsOrder(await currentCertificate(trx, domain))) return null;
-          // A wildcard waits for its _acme-challenge delegation instead of failing attempt after attempt.
-          if ("problem" in challengeFor(domain, config)) return null;
-          return { hostname: domain.hostname, certificateId: await newCertificateRow(trx, domain) };
-        });
+        const order = await dbStep(ctx, "order certificate if missing", db, (trx) => certificateToOrder(trx, ctx.key, config));
         if (order) ctx.objectSendClient(certificateApi, order.hostname).issue({ domainId: ctx.key, certificateId: order.certificateId });
       }
     }
@@ -91,20 +100,22 @@ export function createDomainObject(deps: WorkflowDeps) {
     return { status: outcome.status, ownership: outcome.ownership, nextCheckAt: dueAt };
   }
 
+  const { exclusive } = restate.handlers.object;
   return restate.object({
     name: "Domain",
+    options: serviceOptions(config, "pause"),
     handlers: {
       /** Checks now and restarts the backoff (AddDomain; VerifyDomain with `diagnose`). */
-      verify: async (ctx: restate.ObjectContext, req: { diagnose?: boolean }): Promise<DomainCheckResult> => {
+      verify: exclusive({ input: input(z.object({ diagnose: z.boolean().optional() })) }, async (ctx: restate.ObjectContext, req): Promise<DomainCheckResult> => {
         try {
           return await check(ctx, 1, req.diagnose ?? false);
         } catch (error) {
           throw toTerminal(error);
         }
-      },
+      }),
 
       /** The delayed call of the schedule; acts only while its token is the current one. */
-      scheduledCheck: async (ctx: restate.ObjectContext, req: { token: string }): Promise<DomainCheckResult | { skipped: true }> => {
+      scheduledCheck: exclusive({ ...INTERNAL, input: input(z.object({ token })) }, async (ctx: restate.ObjectContext, req): Promise<DomainCheckResult | { skipped: true }> => {
         const current = await ctx.get<Schedule>("schedule");
         if (!current || current.token !== req.token) return { skipped: true };
         try {
@@ -112,16 +123,14 @@ export function createDomainObject(deps: WorkflowDeps) {
         } catch (error) {
           throw toTerminal(error);
         }
-      },
+      }),
 
       /** Forgets the schedule (RemoveDomain). */
-      stop: async (ctx: restate.ObjectContext, _req: Record<string, never>): Promise<void> => {
+      stop: exclusive({ input: input(z.object({})) }, async (ctx: restate.ObjectContext): Promise<void> => {
         ctx.clear("schedule");
-      },
+      }),
     },
   });
 }
 
 export type DomainObject = ReturnType<typeof createDomainObject>;
-/** Typed reference for clients (the API, the object itself) that need no dependencies. */
-export const domainApi: DomainObject = { name: "Domain" } as DomainObject;

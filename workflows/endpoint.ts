@@ -9,10 +9,11 @@ import { createWebhookObject } from "./webhook.js";
 import { createCertificateObject } from "./certificate.js";
 import { createProjectObject } from "./project.js";
 import { systemService } from "./system.js";
+import { createRetentionObject } from "./retention.js";
 
 /** Every Restate service this process serves; the one place that binds them. */
 export function restateServices(deps: WorkflowDeps) {
-  return [systemService, createProjectObject(deps), createDeploymentWorkflow(deps), createDomainObject(deps), createWebhookObject(deps), createCertificateObject(deps)];
+  return [systemService, createProjectObject(deps), createDeploymentWorkflow(deps), createDomainObject(deps), createWebhookObject(deps), createCertificateObject(deps), createRetentionObject(deps)];
 }
 
 /** An h2c server for the Restate endpoint (restate-server speaks HTTP/2 with prior knowledge). */

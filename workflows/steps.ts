@@ -2,15 +2,13 @@ import * as restate from "@restatedev/restate-sdk";
 import type { Kysely, Transaction } from "kysely";
 import type { Database } from "../src/db/schema.js";
 import { runOnce } from "../src/db/operations.js";
-import { GateError, type GateCode } from "../src/domain/gates.js";
+import { GateError } from "../src/domain/gates.js";
+import { statusOfRule } from "../src/domain/ruleCodes.js";
 import { killAfterStepIfRequested } from "../src/faults.js";
-
-/** HTTP status carried by a TerminalError; the ingress hands it to the API, which maps it back. */
-const STATUS_OF: Record<GateCode, number> = { invalid_argument: 400, not_found: 404, already_exists: 409, failed_precondition: 412, resource_exhausted: 429 };
 
 /** A rule violation is final: Restate must not retry it. Everything else is retried. */
 export function toTerminal(error: unknown): unknown {
-  if (error instanceof GateError) return new restate.TerminalError(error.message, { errorCode: STATUS_OF[error.code] });
+  if (error instanceof GateError) return new restate.TerminalError(error.message, { errorCode: statusOfRule(error.code) });
   return error;
 }
 
@@ -39,7 +37,7 @@ export function dbStep<T>(
 export function step<T>(ctx: restate.Context, name: string, action: () => Promise<T>): Promise<T> {
   return ctx.run(name, async () => {
     const result = await action();
-    killAfterStepIfRequested(name);
+    killAfterStepIfRequested(name, { id: ctx.request().id, target: String(ctx.request().target) });
     return result;
   });
 }

@@ -1,6 +1,8 @@
 import type { Kysely, Transaction } from "kysely";
+import type { Config } from "../config.js";
 import { newId } from "../db/ids.js";
 import type { Certificate, Database } from "../db/schema.js";
+import { challengeFor } from "./challengeChoice.js";
 
 type Db = Kysely<Database> | Transaction<Database>;
 
@@ -31,4 +33,21 @@ export async function newCertificateRow(db: Db, domain: { id: string; hostname: 
   const id = newId("crt");
   await db.insertInto("certificates").values({ id, hostname: domain.hostname, custom_domain_id: domain.id, workspace_id: domain.workspace_id, status: "pending" }).execute();
   return id;
+}
+
+/**
+ * A verified TLS domain with no valid or pending certificate gets a new pending row (its
+ * hostname and id returned, for the Certificate object to order); otherwise null. A wildcard
+ * waits for its _acme-challenge delegation instead of failing attempt after attempt.
+ *
+ * The domain's status is read again under its row lock: the check that found it verified ran
+ * in an earlier step, and RemoveDomain (which takes the same lock and deletes the domain's
+ * certificates) may have run since — a row written after it would outlive the domain.
+ */
+export async function certificateToOrder(trx: Transaction<Database>, domainId: string, config: Config): Promise<{ hostname: string; certificateId: string } | null> {
+  const domain = await trx.selectFrom("custom_domains").selectAll().where("id", "=", domainId).forUpdate().executeTakeFirst();
+  if (!domain || domain.status !== "verified" || !domain.tls) return null;
+  if (!needsOrder(await currentCertificate(trx, domain))) return null;
+  if ("problem" in challengeFor(domain, config)) return null;
+  return { hostname: domain.hostname, certificateId: await newCertificateRow(trx, domain) };
 }

@@ -6,7 +6,8 @@ export const ACME_TOKEN = /^[A-Za-z0-9_-]{16,256}$/;
 
 /**
  * The key authorization to serve for an HTTP-01 token: from MySQL, so any replica answers the
- * CA. Only pending challenges answer; `hostname`, when given, must be the challenge's.
+ * CA. Only pending challenges answer; `hostname`, when given, must be the challenge's (the
+ * HTTP-01 path always gives it; VerifyCertificate may not, and is scoped to the caller's tenant).
  */
 export async function keyAuthorizationFor(db: Kysely<Database>, token: string, hostname?: string): Promise<string | undefined> {
   if (!ACME_TOKEN.test(token)) return undefined;

@@ -1,7 +1,7 @@
 import type { Config } from "../config.js";
 import { fromJson, type CustomDomain } from "../db/schema.js";
-import type { DomainCondition } from "../domain/domainConditions.js";
-import { expectationsOf } from "../ownership/domainCheck.js";
+import type { DomainCondition } from "../customDomains/conditions.js";
+import { expectationsOf } from "../customDomains/ownershipChecks.js";
 
 // Which ACME challenge an order uses. DNS-01 through the customer's `_acme-challenge` CNAME
 // delegation proves control before any traffic moves (the certificate is ready before the main

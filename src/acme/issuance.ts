@@ -72,7 +72,8 @@ export async function publishChallenges(
  * in the same step, so a retry after a crash finds it there instead of making another.
  */
 export async function prepareKey(db: Kysely<Database>, vault: Vault, certificateId: string, hostname: string): Promise<string> {
-  const row = await db.selectFrom("certificates").selectAll().where("id", "=", certificateId).executeTakeFirstOrThrow();
+  const row = await db.selectFrom("certificates").selectAll().where("id", "=", certificateId).executeTakeFirst();
+  if (!row) throw certificateGone(certificateId);
   let key: Buffer;
   if (row.key_ciphertext && row.key_nonce && row.key_tag && row.wrapped_data_key && row.master_key_id) {
     key = vault.open({ key_ciphertext: row.key_ciphertext, key_nonce: row.key_nonce, key_tag: row.key_tag, wrapped_data_key: row.wrapped_data_key, master_key_id: row.master_key_id }, recordName("certificates", certificateId));
@@ -97,7 +98,8 @@ export async function storeChain(trx: Transaction<Database>, certificateId: stri
   const notBefore = new Date(leaf.validFrom);
   const notAfter = new Date(leaf.validTo);
   const renewAt = new Date(notBefore.getTime() + ((notAfter.getTime() - notBefore.getTime()) * 2) / 3);
-  const row = await trx.selectFrom("certificates").select(["hostname"]).where("id", "=", certificateId).forUpdate().executeTakeFirstOrThrow();
+  const row = await trx.selectFrom("certificates").select(["hostname"]).where("id", "=", certificateId).forUpdate().executeTakeFirst();
+  if (!row) throw certificateGone(certificateId);
   await trx.updateTable("certificates").set({ status: "superseded" }).where("hostname", "=", row.hostname).where("status", "=", "issued").where("id", "<>", certificateId).execute();
   await trx
     .updateTable("certificates")
@@ -106,4 +108,9 @@ export async function storeChain(trx: Transaction<Database>, certificateId: stri
     .execute();
   await trx.updateTable("acme_challenges").set({ status: "valid" }).where("hostname", "=", row.hostname).where("status", "=", "pending").execute();
   return { notAfter };
+}
+
+/** The certificate row was deleted under an order (its domain was removed): the order ends. */
+function certificateGone(certificateId: string): GateError {
+  return new GateError("not_found", `certificate ${certificateId} no longer exists`);
 }

@@ -1,13 +1,6 @@
 import { Code, ConnectError } from "@connectrpc/connect";
-import { GateError, type GateCode } from "../domain/gates.js";
-
-const CODE_OF_GATE: Record<GateCode, Code> = {
-  invalid_argument: Code.InvalidArgument,
-  not_found: Code.NotFound,
-  already_exists: Code.AlreadyExists,
-  failed_precondition: Code.FailedPrecondition,
-  resource_exhausted: Code.ResourceExhausted,
-};
+import { GateError } from "../domain/gates.js";
+import { RULE_CODES } from "../domain/ruleCodes.js";
 
 /** InvalidArgument whose message starts with the offending field, e.g. `image.port: …`. */
 export function invalidArgument(field: string, problem: string): ConnectError {
@@ -19,7 +12,12 @@ export function notFound(kind: string, id: string): ConnectError {
   return new ConnectError(`${kind} ${id} not found`, Code.NotFound);
 }
 
+/** The database is restarting or unreachable: retrying later (with the same idempotency key) is safe. */
+export function databaseUnavailable(): ConnectError {
+  return new ConnectError("the database is unavailable; retry with the same idempotency key", Code.Unavailable);
+}
+
 /** A rule of src/domain/gates.ts, as the Connect code it stands for. */
 export function fromGateError(error: unknown): unknown {
-  return error instanceof GateError ? new ConnectError(error.message, CODE_OF_GATE[error.code]) : error;
+  return error instanceof GateError ? new ConnectError(error.message, RULE_CODES[error.code].code) : error;
 }

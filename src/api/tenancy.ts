@@ -1,5 +1,5 @@
-import type { Kysely } from "kysely";
-import type { Database, Deployment, Project, Workspace } from "../db/schema.js";
+import type { Kysely, Transaction } from "kysely";
+import type { CustomDomain, Database, Deployment, Project, WebhookEndpoint, Workspace } from "../db/schema.js";
 import { invalidArgument, notFound } from "./errors.js";
 
 // Every lookup the API makes on behalf of a caller goes through these: a resource of another
@@ -45,4 +45,25 @@ export async function findDeployment(db: Kysely<Database>, tenantId: string, dep
     .executeTakeFirst();
   if (!deployment) throw notFound("deployment", deploymentId);
   return deployment;
+}
+
+/** The tenant's custom domain (removed ones included, unless `live`); FOR UPDATE inside a transaction when asked. */
+export async function findDomain(
+  db: Kysely<Database> | Transaction<Database>,
+  tenantId: string,
+  domainId: string,
+  { forUpdate = false, live = false }: { forUpdate?: boolean; live?: boolean } = {},
+): Promise<CustomDomain> {
+  let query = db.selectFrom("custom_domains").selectAll().where("id", "=", domainId).where("tenant_id", "=", tenantId);
+  if (live) query = query.where("status", "<>", "removed");
+  if (forUpdate) query = query.forUpdate();
+  const row = await query.executeTakeFirst();
+  if (!row) throw notFound("domain", domainId);
+  return row;
+}
+
+export async function findWebhookEndpoint(db: Kysely<Database>, tenantId: string, endpointId: string): Promise<WebhookEndpoint> {
+  const row = await db.selectFrom("webhook_endpoints").selectAll().where("id", "=", endpointId).where("tenant_id", "=", tenantId).executeTakeFirst();
+  if (!row) throw notFound("webhook endpoint", endpointId);
+  return row;
 }

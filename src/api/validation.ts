@@ -19,6 +19,13 @@ export function textField(field: string, value: string, max: number, required = 
   return value;
 }
 
+/** An environment named by its slug or its id (ASCII either way: never a collation error). */
+export function environmentRef(field: string, value: string): string {
+  if (value === "") throw invalidArgument(field, "is required");
+  if (value.length > 64 || !/^[A-Za-z0-9_-]+$/.test(value)) throw invalidArgument(field, "must be an environment slug or id");
+  return value;
+}
+
 export const DEFAULT_PAGE_SIZE = 50;
 export const MAX_PAGE_SIZE = 500;
 

@@ -4,6 +4,9 @@ import { createConnectTransport } from "@connectrpc/connect-node";
 import { DeployService } from "../gen/ctrl/v1/deploy_pb.js";
 import { UsageError } from "./output.js";
 
+/** Where `switchyard serve` and `npm run dev` listen by default (SWITCHYARD_PORT 7080). */
+export const DEFAULT_API_URL = "http://127.0.0.1:7080";
+
 export interface ConnectionOptions {
   url?: string;
 }
@@ -20,7 +23,7 @@ export function deployClient(options: ConnectionOptions): Client<typeof DeploySe
 export function apiClient<S extends DescService>(service: S, options: ConnectionOptions): Client<S> {
   const token = process.env.SWITCHYARD_TOKEN;
   if (!token) throw new UsageError("SWITCHYARD_TOKEN is not set: export the API token of your tenant");
-  const baseUrl = options.url ?? process.env.SWITCHYARD_URL ?? "http://127.0.0.1:8080";
+  const baseUrl = options.url ?? process.env.SWITCHYARD_URL ?? DEFAULT_API_URL;
   try {
     new URL(baseUrl);
   } catch {

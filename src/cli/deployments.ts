@@ -2,6 +2,7 @@ import { Command } from "commander";
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import { type Deployment, DeploymentPhase, DeploymentSchema, DeploymentStatus, DeploymentStepStatus, ListDeploymentsResponseSchema } from "../gen/ctrl/v1/deploy_pb.js";
 import { deployClient } from "./client.js";
+import { instanceLines, instanceStatusName, runningAddresses } from "./deploymentInstances.js";
 import { age, formatDuration, printJson, runCommand, table, UsageError } from "./output.js";
 
 interface ListOptions {
@@ -71,6 +72,24 @@ export function deploymentsCommand(): Command {
         process.stdout.write(describe(deployment!));
       }),
     );
+  command
+    .command("instances")
+    .description("the instances the agents report for a deployment")
+    .argument("<deployment>", "deployment id")
+    .option("-q, --quiet", "print only the addresses of running instances, one a line")
+    .option("--url <url>", "API URL (default $SWITCHYARD_URL)")
+    .action((deploymentId: string, options: { quiet?: boolean; url?: string }) =>
+      runCommand(async () => {
+        const { deployment } = await deployClient(options).getDeployment({ deploymentId });
+        if (options.quiet) {
+          const addresses = runningAddresses(deployment!);
+          process.stdout.write(addresses.map((a) => `${a}\n`).join(""));
+          return addresses.length > 0 ? 0 : 1;
+        }
+        const rows = deployment!.instances.map((i) => [i.region, i.instanceId, instanceStatusName(i.status), i.address, i.updateTime ? age(timestampDate(i.updateTime)) : ""]);
+        process.stdout.write(table(["REGION", "INSTANCE", "STATUS", "ADDRESS", "UPDATED"], rows));
+      }),
+    );
   return command;
 }
 
@@ -86,8 +105,10 @@ function describe(d: Deployment): string {
       const ms = s.startTime && s.endTime ? formatDuration(timestampDate(s.endTime).getTime() - timestampDate(s.startTime).getTime()) : "";
       return `    ${DeploymentPhase[s.phase].toLowerCase().padEnd(9)} ${DeploymentStepStatus[s.status].toLowerCase().padEnd(10)} ${ms}${s.error ? `  ${s.error}` : ""}`;
     }),
+    d.runtime ? `  replicas ${d.runtime.replicas}, health check GET ${d.runtime.healthCheckPath}` : "",
     d.hostnames.length ? "  hostnames:" : "",
     ...d.hostnames.map((h) => `    ${h}`),
+    instanceLines(d).trimEnd(),
   ];
   return `${lines.filter(Boolean).join("\n")}\n`;
 }

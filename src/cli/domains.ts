@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { Command } from "commander";
 import {
   AddDomainResponseSchema,
@@ -44,8 +45,9 @@ export function domainsCommand(): Command {
           hostname,
           wildcard: options.wildcard ?? false,
           tls: options.tls,
-          // A retried command finds the claim it made instead of failing with AlreadyExists.
-          idempotencyKey: `cli-add:${options.project}:${options.env}:${hostname.toLowerCase()}:${options.tls}`,
+          // A retried command finds the claim it made instead of failing with AlreadyExists. A
+          // digest of the inputs: keys are printable ASCII, and hostnames may be IDNs.
+          idempotencyKey: `cli-add-${createHash("sha256").update(JSON.stringify([options.project, options.env, hostname.toLowerCase(), options.tls])).digest("hex").slice(0, 32)}`,
         });
         if (options.json) return printJson(AddDomainResponseSchema, response);
         process.stdout.write(describe(response.domain!));

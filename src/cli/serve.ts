@@ -1,7 +1,7 @@
 import { Command } from "commander";
 import { ConfigError, loadConfig } from "../config.js";
 import { createLogger } from "../log.js";
-import { startSwitchyard } from "../serve.js";
+import { VERSION } from "../version.js";
 
 export function serveCommand(): Command {
   return new Command("serve")
@@ -9,7 +9,16 @@ export function serveCommand(): Command {
     .action(async () => {
       const config = loadConfigOrExit();
       const logger = createLogger(config.logLevel);
+      // First line as soon as the command runs: a log without it points at the process start
+      // (Node, tsx, the command tree), not at serve.
+      logger.info({ pid: process.pid, version: VERSION }, "starting");
+      // Loaded here, not at the top: the pipeline commands beside it start without the server's code.
+      const { startSwitchyard } = await import("../serve.js");
       const running = await startSwitchyard(config, logger).catch((error: Error) => {
+        if (error instanceof ConfigError) {
+          process.stderr.write(`switchyard: ${error.message}\n`);
+          process.exit(2);
+        }
         logger.fatal({ err: error }, "could not start");
         process.exit(1);
       });

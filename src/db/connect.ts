@@ -2,6 +2,7 @@ import { CompiledQuery, Kysely, MysqlDialect } from "kysely";
 import { createConnection, createPool, type PoolOptions, type TypeCast } from "mysql2";
 import { redact } from "../config.js";
 import type { Database } from "./schema.js";
+import { signallingDialect, type FeedCommits } from "./feedCommits.js";
 
 // Connections to MySQL 8 / MariaDB 10.11 from a `mysql://user:pass@host:port/database` URL.
 // Query parameters: `socket=/path/to.sock` connects over a Unix socket instead of TCP.
@@ -84,6 +85,8 @@ function connectionOptions(parsed: ParsedDatabaseUrl): PoolOptions {
 export interface CreateDbOptions {
   /** Maximum connections in the pool (default 10). */
   poolSize?: number;
+  /** Told after every commit that appended to the change feed (the process's feed tailer listens). */
+  feedCommits?: FeedCommits;
 }
 
 /** A Kysely instance over a mysql2 pool. Call `db.destroy()` to close the pool. */
@@ -99,14 +102,13 @@ export function createDb(databaseUrl: string, opts: CreateDbOptions = {}): Kysel
     waitForConnections: true,
     enableKeepAlive: true,
   });
-  return new Kysely<Database>({
-    dialect: new MysqlDialect({
-      pool,
-      onCreateConnection: async (connection) => {
-        await connection.executeQuery(CompiledQuery.raw(SESSION_SETUP));
-      },
-    }),
+  const dialect = new MysqlDialect({
+    pool,
+    onCreateConnection: async (connection) => {
+      await connection.executeQuery(CompiledQuery.raw(SESSION_SETUP));
+    },
   });
+  return new Kysely<Database>({ dialect: opts.feedCommits ? signallingDialect(dialect, opts.feedCommits) : dialect });
 }
 
 /**

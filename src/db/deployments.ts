@@ -1,7 +1,6 @@
 import type { Kysely, Transaction } from "kysely";
 import { appendEvents } from "./events.js";
 import type { Database } from "./schema.js";
-import { bumpTopologyVersions } from "../routing/liveSwap.js";
 
 /** Phases a deployment moves through, in order (issue: pending → … → ready). */
 export const PHASES = ["building", "deploying", "network", "finalizing"] as const;
@@ -25,6 +24,7 @@ export interface DeploymentContext {
   gitSha: string | null;
   gitBranch: string | null;
   gitRepository: string | null;
+  gitDirectory: string | null;
 }
 
 export async function loadDeploymentContext(db: Kysely<Database>, deploymentId: string): Promise<DeploymentContext | undefined> {
@@ -40,6 +40,7 @@ export async function loadDeploymentContext(db: Kysely<Database>, deploymentId: 
       "d.git_sha",
       "d.git_branch",
       "d.git_repository",
+      "d.git_directory",
       "w.tenant_id",
       "w.id as workspace_id",
       "w.slug as workspace_slug",
@@ -66,6 +67,7 @@ export async function loadDeploymentContext(db: Kysely<Database>, deploymentId: 
     gitSha: row.git_sha,
     gitBranch: row.git_branch,
     gitRepository: row.git_repository,
+    gitDirectory: row.git_directory,
   };
 }
 
@@ -103,27 +105,6 @@ export async function endPhase(db: Kysely<Database> | Transaction<Database>, dep
     .execute();
 }
 
-/** Desired topology per region, published on the change feed for the agents. */
-export async function writeTopology(trx: Transaction<Database>, deploymentId: string, regions: readonly string[], replicas = 1): Promise<void> {
-  await trx
-    .insertInto("deployment_topology")
-    .values(regions.map((region) => ({ deployment_id: deploymentId, region, desired_status: "running" as const, replicas, version: 0 })))
-    .onDuplicateKeyUpdate({ desired_status: "running" })
-    .execute();
-  await bumpTopologyVersions(trx, deploymentId);
-}
-
-/** Compensation: a failed or cancelled deployment's instances are stopped. */
-export async function stopTopology(trx: Transaction<Database>, deploymentId: string): Promise<void> {
-  const updated = await trx
-    .updateTable("deployment_topology")
-    .set({ desired_status: "stopped" })
-    .where("deployment_id", "=", deploymentId)
-    .where("desired_status", "<>", "stopped")
-    .executeTakeFirst();
-  if (Number(updated.numUpdatedRows) > 0) await bumpTopologyVersions(trx, deploymentId);
-}
-
 /** Final status plus its outbox event, in one transaction. */
 export async function finishDeployment(
   trx: Transaction<Database>,
@@ -148,4 +129,14 @@ export async function finishDeployment(
       payload: { projectId: deployment.projectId, deploymentId: deployment.id, environment: deployment.environmentSlug, ...(error ? { error } : {}) },
     },
   ]);
+}
+
+/** Where ReportDeploymentStatus finds the awakeable to resolve once the instances answered. */
+export async function publishAwakeable(db: Kysely<Database>, deploymentId: string, awakeableId: string): Promise<void> {
+  await db.updateTable("deployments").set({ awakeable_id: awakeableId }).where("id", "=", deploymentId).execute();
+}
+
+/** The image the build produced, as the deployment will run it. */
+export async function recordImage(db: Kysely<Database>, deploymentId: string, image: string): Promise<void> {
+  await db.updateTable("deployments").set({ image }).where("id", "=", deploymentId).execute();
 }

@@ -36,3 +36,28 @@ export function isRetryableTransactionError(err: unknown): boolean {
   const n = errno(err);
   return n === 1213 || n === 1205;
 }
+
+/** Socket-level failures of a database connection (connect, read or write). */
+const NETWORK_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "EPIPE", "ETIMEDOUT", "EHOSTUNREACH", "ENETUNREACH", "ENOTFOUND", "EAI_AGAIN", "PROTOCOL_CONNECTION_LOST", "PROTOCOL_SEQUENCE_TIMEOUT"]);
+/**
+ * Server answers that mean "not now": shutting down (1053), too many connections (1040), the
+ * connection was killed (MySQL 1317 query interrupted on KILL CONNECTION, MariaDB 1927), the
+ * server timed the client out (MySQL 4031).
+ */
+const UNAVAILABLE_ERRNOS = new Set([1053, 1040, 1317, 1927, 4031]);
+
+/**
+ * The database could not be reached or dropped the connection (a restart, a failover, a full
+ * connection table) — nothing is wrong with the request, so the caller may retry. mysql2 marks
+ * every connection-level error `fatal` (including "Can't add new command when connection is in
+ * closed state" on a connection that died meanwhile); query errors never are.
+ */
+export function isConnectionError(err: unknown): boolean {
+  if (err instanceof AggregateError) return err.errors.some(isConnectionError);
+  if (typeof err !== "object" || err === null) return false;
+  const { fatal, code } = err as { fatal?: unknown; code?: unknown };
+  if (fatal === true) return true;
+  if (typeof code === "string" && NETWORK_CODES.has(code)) return true;
+  const n = errno(err);
+  return n !== undefined && UNAVAILABLE_ERRNOS.has(n);
+}

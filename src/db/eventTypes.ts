@@ -19,6 +19,7 @@ export const EVENT_TYPES = [
   "CertProvisioned",
   "CertIssuanceFailed",
   "CertExpiring",
+  "BreakingApiChange",
 ] as const;
 
 export type EventType = (typeof EVENT_TYPES)[number];

@@ -2,7 +2,7 @@ import type { Kysely, Transaction } from "kysely";
 import { allocate } from "./sequences.js";
 import { fromJson, toJson, type Database } from "./schema.js";
 
-// The outbox (invariant 7, outbox-events): events are written in the same transaction as the
+// The outbox (outbox-events, docs/invariants.md): events are written in the same transaction as the
 // change they describe, so they exist exactly when that change committed.
 //
 // Event ids come from the 'events' counter, bumped inside the transaction (see sequences.ts), not
@@ -17,7 +17,7 @@ export interface NewEvent {
   type: string;
   /** The resource the event is about, e.g. a domain or deployment id. */
   subject: string;
-  /** JSON-serialisable; never secrets or private keys (invariant 6). */
+  /** JSON-serialisable; never secrets or private keys (no-plaintext-keys). */
   payload?: unknown;
 }
 

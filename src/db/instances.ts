@@ -1,4 +1,4 @@
-import type { Kysely } from "kysely";
+import type { Kysely, Transaction } from "kysely";
 import type { Database } from "./schema.js";
 
 export interface ReportedInstance {
@@ -7,18 +7,73 @@ export interface ReportedInstance {
   address: string | null;
 }
 
-/** Records what an agent observed in one region (upsert per instance id). */
-export async function recordInstances(db: Kysely<Database>, deploymentId: string, region: string, instances: ReportedInstance[]): Promise<void> {
-  if (instances.length === 0) return;
-  await db
-    .insertInto("instances")
-    .values(instances.map((i) => ({ id: i.id, deployment_id: deploymentId, region, status: i.status, address: i.address })))
-    .onDuplicateKeyUpdate((eb) => ({
-      status: eb.fn("values", [eb.ref("status")]),
-      address: eb.fn("values", [eb.ref("address")]),
-      region: eb.fn("values", [eb.ref("region")]),
-    }))
+export type ReportOutcome = "applied" | "stale" | "no_desired_state";
+
+/**
+ * Replaces what an agent observed for one deployment in one region: the reported list becomes
+ * the deployment's instances there (instances missing from it are gone). Rows are keyed by
+ * (deployment, region, instance id), so nothing of another deployment can be touched. A report
+ * whose `observedVersion` is older than the last applied one is ignored (a retried report that
+ * arrives late); 0 means the agent does not say and is always applied. One transaction, under
+ * the topology row's lock, so concurrent reports for one deployment and region apply in turn.
+ */
+export async function replaceInstances(
+  db: Kysely<Database>,
+  deploymentId: string,
+  region: string,
+  observedVersion: number,
+  instances: readonly ReportedInstance[],
+  /** Runs in the same transaction when the report changed the region's running addresses. */
+  onRunningAddressesChanged?: (trx: Transaction<Database>) => Promise<void>,
+): Promise<ReportOutcome> {
+  return db.transaction().execute(async (trx) => {
+    const topology = await trx
+      .selectFrom("deployment_topology")
+      .select("reported_version")
+      .where("deployment_id", "=", deploymentId)
+      .where("region", "=", region)
+      .forUpdate()
+      .executeTakeFirst();
+    if (!topology) return "no_desired_state";
+    if (observedVersion > 0 && observedVersion < Number(topology.reported_version)) return "stale";
+    const before = onRunningAddressesChanged ? await runningAddresses(trx, deploymentId, region) : "";
+    let gone = trx.deleteFrom("instances").where("deployment_id", "=", deploymentId).where("region", "=", region);
+    if (instances.length > 0) gone = gone.where("id", "not in", instances.map((i) => i.id));
+    await gone.execute();
+    if (instances.length > 0) {
+      await trx
+        .insertInto("instances")
+        .values(instances.map((i) => ({ id: i.id, deployment_id: deploymentId, region, status: i.status, address: i.address })))
+        .onDuplicateKeyUpdate((eb) => ({
+          status: eb.fn("values", [eb.ref("status")]),
+          address: eb.fn("values", [eb.ref("address")]),
+        }))
+        .execute();
+    }
+    if (observedVersion > Number(topology.reported_version)) {
+      await trx
+        .updateTable("deployment_topology")
+        .set({ reported_version: observedVersion })
+        .where("deployment_id", "=", deploymentId)
+        .where("region", "=", region)
+        .execute();
+    }
+    if (onRunningAddressesChanged && (await runningAddresses(trx, deploymentId, region)) !== before) await onRunningAddressesChanged(trx);
+    return "applied";
+  });
+}
+
+/** The running instances' addresses of a deployment in a region, as one comparable string. */
+async function runningAddresses(trx: Transaction<Database>, deploymentId: string, region: string): Promise<string> {
+  const rows = await trx
+    .selectFrom("instances")
+    .select(["id", "address"])
+    .where("deployment_id", "=", deploymentId)
+    .where("region", "=", region)
+    .where("status", "=", "running")
+    .orderBy("id")
     .execute();
+  return rows.map((r) => `${r.id}=${r.address ?? ""}`).join(",");
 }
 
 /** True when every region of the deployment's topology has at least one running instance. */

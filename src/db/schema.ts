@@ -61,6 +61,10 @@ export interface ProjectsTable {
   name: string;
   live_deployment_id: string | null;
   is_rolled_back: Generated<boolean>;
+  /** Where the deployment's OpenAPI spec is fetched from on an instance. */
+  openapi_spec_path: Generated<string>;
+  /** 'allow' | 'warn' | 'block': what a promote does with breaking API changes. */
+  breaking_changes: Generated<string>;
   created_at: CreatedAt;
   updated_at: UpdatedAt;
 }
@@ -84,11 +88,19 @@ export interface DeploymentsTable {
   port: number | null;
   /** JSON object of environment variables. */
   env: JsonText | null;
+  /** Instances per region. */
+  replicas: Generated<number>;
+  /** Path the agents health-check; NULL = "/". */
+  health_check_path: string | null;
+  /** How long an instance may take to become healthy; NULL = the agent's default. */
+  startup_timeout_ms: number | null;
   git_sha: string | null;
   git_branch: string | null;
   git_message: string | null;
   git_author: string | null;
   git_repository: string | null;
+  /** Directory of the repository holding the Containerfile (NULL = its root). */
+  git_directory: string | null;
   /** Restate invocation id of the deployment workflow. */
   invocation_id: string | null;
   /** Restate awakeable the workflow waits on until every region reports running. */
@@ -103,8 +115,20 @@ export interface DeploymentStepsTable {
   deployment_id: string;
   phase: string;
   status: string;
-  started_at: Date;
+  started_at: Generated<Date>;
   ended_at: Date | null;
+  error: string | null;
+}
+
+/** One stage of a deployment's build (fetch, build, push; or resolve), with its log tail. */
+export interface BuildStepsTable {
+  deployment_id: string;
+  name: string;
+  position: number;
+  status: string;
+  started_at: Generated<Date>;
+  ended_at: Date | null;
+  log_tail: string | null;
   error: string | null;
 }
 
@@ -115,10 +139,13 @@ export interface DeploymentTopologyTable {
   replicas: number;
   /** Version (from the change feed) of the last write. */
   version: number;
+  /** `observed_version` of the last status report applied; older reports are ignored. */
+  reported_version: Generated<number>;
   created_at: CreatedAt;
   updated_at: UpdatedAt;
 }
 
+/** What an agent reported; primary key (deployment_id, region, id): ids are the agent's, per deployment. */
 export interface InstancesTable {
   id: string;
   deployment_id: string;
@@ -188,6 +215,13 @@ export interface CustomDomainsTable {
 }
 
 /** A released hostname; only `tenant_id` may claim it again before `expires_at`. */
+/** A label under the platform apex and the project its generated hostname belongs to. */
+export interface HostnameReservationsTable {
+  label: string;
+  project_id: string;
+  created_at: CreatedAt;
+}
+
 export interface DomainTombstonesTable {
   hostname: string;
   tenant_id: string;
@@ -273,7 +307,7 @@ export interface NetworkRoutesTable {
   project_id: string;
   hostname: string;
   deployment_id: string | null;
-  path: string;
+  path: Generated<string>;
   port: number;
   protocol: string;
   weight: number;
@@ -289,19 +323,19 @@ export interface SequencesTable {
   value: number;
 }
 
-/** The gap-free version feed (invariant 4); write only through src/db/changes.ts. */
+/** The gap-free version feed (gap-free-versions); write only through src/db/changes.ts. */
 export interface ChangesTable {
   version: number;
   kind: string;
   resource_key: string;
   project_id: string | null;
   region: string | null;
-  deleted: boolean;
+  deleted: Generated<boolean>;
   payload: JsonText | null;
   created_at: CreatedAt;
 }
 
-/** The outbox (invariant 7); write only through src/db/events.ts. */
+/** The outbox (outbox-events); write only through src/db/events.ts. */
 export interface EventsTable {
   id: number;
   tenant_id: string;
@@ -338,11 +372,35 @@ export interface WebhookDeliveriesTable {
   created_at: CreatedAt;
 }
 
+/** One scrape per deployment: what happened, and the document it found (src/openapi/). */
 export interface OpenapiSpecsTable {
   id: string;
   deployment_id: string;
-  spec: string;
+  /** 'published' (document_hash set), 'none' (the app answered 404) or 'refused' (see detail). */
+  outcome: Generated<string>;
+  document_hash: string | null;
+  spec_path: Generated<string>;
+  detail: string | null;
+  instance_id: string | null;
+  /** The environment's live deployment when this one was scraped (GetDiff's default baseline). */
+  baseline_deployment_id: string | null;
   created_at: CreatedAt;
+}
+
+/** A spec's bytes, once per SHA-256, with its validation problems (JSON array of strings). */
+export interface OpenapiDocumentsTable {
+  hash: string;
+  content: string;
+  content_type: string;
+  problems: JsonText;
+  created_at: CreatedAt;
+}
+
+/** Per feed ('changes', 'events'): the highest version / id pruned so far (src/db/retention.ts). */
+export interface RetentionTable {
+  feed: string;
+  pruned_through: Generated<number>;
+  pruned_at: Date | null;
 }
 
 /** Results of transactions already applied by a Restate step (exactly-once on re-run). */
@@ -352,18 +410,32 @@ export interface OperationsTable {
   created_at: CreatedAt;
 }
 
+/** The last Heartbeat of each agent and gateway, per region (src/cluster/heartbeats.ts). */
+export interface RegionHeartbeatsTable {
+  region: string;
+  /** The process's `agent_id` (an agent's or a gateway's). */
+  process_id: string;
+  process_version: Generated<string>;
+  deployments_version: Generated<number>;
+  gateway_configs_version: Generated<number>;
+  first_seen_at: CreatedAt;
+  last_seen_at: Generated<Date>;
+}
+
 export interface Database {
   workspaces: WorkspacesTable;
   projects: ProjectsTable;
   environments: EnvironmentsTable;
   deployments: DeploymentsTable;
   deployment_steps: DeploymentStepsTable;
+  build_steps: BuildStepsTable;
   deployment_topology: DeploymentTopologyTable;
   instances: InstancesTable;
   routes: RoutesTable;
   gateway_configs: GatewayConfigsTable;
   custom_domains: CustomDomainsTable;
   domain_tombstones: DomainTombstonesTable;
+  hostname_reservations: HostnameReservationsTable;
   acme_users: AcmeUsersTable;
   acme_challenges: AcmeChallengesTable;
   acme_orders: AcmeOrdersTable;
@@ -375,7 +447,10 @@ export interface Database {
   webhook_endpoints: WebhookEndpointsTable;
   webhook_deliveries: WebhookDeliveriesTable;
   openapi_specs: OpenapiSpecsTable;
+  openapi_documents: OpenapiDocumentsTable;
   operations: OperationsTable;
+  retention: RetentionTable;
+  region_heartbeats: RegionHeartbeatsTable;
 }
 
 export type Workspace = Selectable<WorkspacesTable>;

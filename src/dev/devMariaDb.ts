@@ -1,7 +1,11 @@
 // The dev stack's database: a private mariadbd with its datadir under <data>/mysql, created by
 // mariadb-install-db on the first run and reused afterwards. It listens on 127.0.0.1 only,
-// preferably on 3307 so it never collides with a system MySQL on 3306.
+// preferably on 3307 so it never collides with a system MySQL on 3306. Root has a generated
+// password (<data>/mysql/root-password, readable by its owner only), set at every start through
+// --init-file before any client can connect: any local user could reach a passwordless root on
+// a TCP port.
 
+import { randomBytes } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { findBinary } from "./binaries.js";
@@ -48,10 +52,13 @@ export async function startDevMariaDb(dataRoot: string, takenPorts: Set<number>,
 
   const port = await choosePort(3307, takenPorts);
   takenPorts.add(port);
+  const password = ensureRootPassword(dir);
+  const initFile = path.join(runDir, "set-root-password.sql");
+  fs.writeFileSync(initFile, rootPasswordSql(password), { mode: 0o600 });
   const proc = new ManagedProcess({
     name: "mariadbd",
     command: mariadbd,
-    args: mariadbdArgs({ dataDir, runDir, port }),
+    args: mariadbdArgs({ dataDir, runDir, port, initFile }),
     env: { PATH: process.env.PATH, TZ: "UTC", HOME: dir },
     cwd: dir,
     logFile: path.join(dir, "mariadbd.log"),
@@ -64,11 +71,27 @@ export async function startDevMariaDb(dataRoot: string, takenPorts: Set<number>,
   try {
     // Generous: after an unclean stop InnoDB replays its redo log first.
     await proc.waitUntil(`TCP connect to ${LOOPBACK}:${port}`, () => canConnect(port), 60_000, 50);
-    await proc.waitUntil(`SELECT 1 on ${LOOPBACK}:${port}`, () => selectOne(port), 30_000, 50);
+    await proc.waitUntil(`SELECT 1 on ${LOOPBACK}:${port}`, () => selectOne(port, password), 30_000, 50);
+    if (await selectOne(port).catch(() => false)) throw new DevStackError(`mariadbd on ${LOOPBACK}:${port} still lets root in without a password`);
   } catch (error) {
     await proc.stop().catch(() => undefined);
     throw error;
+  } finally {
+    fs.rmSync(initFile, { force: true });
   }
   say(`mariadbd ready on ${LOOPBACK}:${port} in ${Math.round(performance.now() - started)} ms (log: ${proc.logFile})`);
-  return { url: `mysql://root@${LOOPBACK}:${port}/switchyard`, pid: proc.pid, stop: () => proc.stop() };
+  return { url: `mysql://root:${password}@${LOOPBACK}:${port}/switchyard`, pid: proc.pid, stop: () => proc.stop() };
+}
+
+/** The root password kept in `dir`, generated on first use. */
+function ensureRootPassword(dir: string): string {
+  const file = path.join(dir, "root-password");
+  if (!fs.existsSync(file)) fs.writeFileSync(file, `${randomBytes(24).toString("hex")}\n`, { mode: 0o600, flag: "wx" });
+  return fs.readFileSync(file, "utf8").trim();
+}
+
+/** Gives every root account mariadb-install-db may have made the password (hex: nothing to escape). */
+function rootPasswordSql(password: string): string {
+  if (!/^[0-9a-f]+$/.test(password)) throw new DevStackError("the dev root password must be hex");
+  return ["localhost", "127.0.0.1", "::1", "%"].map((host) => `ALTER USER IF EXISTS 'root'@'${host}' IDENTIFIED BY '${password}';`).join("\n") + "\nFLUSH PRIVILEGES;\n";
 }

@@ -4,15 +4,19 @@
 
 import fs from "node:fs";
 import path from "node:path";
+import { restateTracingEnv } from "./restateTracing.js";
 import { restateServerBinary } from "./binaries.js";
 import { choosePort, LOOPBACK } from "./net.js";
 import { ManagedProcess } from "./process.js";
 import { healthy, restateServerEnv } from "./restate.js";
 import { stopLeftoverProcess } from "./stalePid.js";
+import { ensureIdentityKeyPair } from "../restate/identityKeys.js";
 
 export interface DevRestate {
   adminUrl: string;
   ingressUrl: string;
+  /** `publickeyv1_…` of the key it signs its requests with (kept in <data>/restate). */
+  identityKey: string;
   pid: number;
   stop(): Promise<void>;
 }
@@ -23,7 +27,8 @@ interface SavedPorts {
   node: number;
 }
 
-const DEFAULT_PORTS: SavedPorts = { ingress: 8081, admin: 9070, node: 5122 };
+// Restate's own defaults, so `restate` CLI and docs work unchanged; the Connect API is on 7080.
+const DEFAULT_PORTS: SavedPorts = { ingress: 8080, admin: 9070, node: 5122 };
 
 function readSavedPorts(file: string): SavedPorts {
   try {
@@ -56,20 +61,28 @@ export async function startDevRestate(dataRoot: string, takenPorts: Set<number>,
   }
   await fs.promises.writeFile(portsFile, `${JSON.stringify(ports)}\n`);
 
+  // It signs every request to the endpoint; switchyard accepts only those (as in production).
+  const identity = ensureIdentityKeyPair(dir);
   const adminUrl = `http://${LOOPBACK}:${ports.admin}`;
   const ingressUrl = `http://${LOOPBACK}:${ports.ingress}`;
   const proc = new ManagedProcess({
     name: "restate-server",
     command: binary,
     args: ["--no-logo"],
-    env: restateServerEnv({
-      baseDir: dir,
-      ingressPort: ports.ingress,
-      adminPort: ports.admin,
-      nodePort: ports.node,
-      nodeName: "switchyard-dev",
-      partitions: 4,
-    }),
+    env: {
+      ...restateServerEnv({
+        baseDir: dir,
+        ingressPort: ports.ingress,
+        adminPort: ports.admin,
+        nodePort: ports.node,
+        nodeName: "switchyard-dev",
+        partitions: 4,
+      }),
+      RESTATE_WORKER__INVOKER__REQUEST_IDENTITY_PRIVATE_KEY_PEM_FILE: identity.pemFile,
+      // restate-server's own tracing (RESTATE_TRACING_ENDPOINT…), when the developer set it: with
+      // it restate-server continues switchyard's traces into the invocations.
+      ...restateTracingEnv(process.env),
+    },
     cwd: dir,
     logFile: path.join(dir, "restate-server.log"),
     stopTimeoutMs: 15_000,
@@ -89,6 +102,7 @@ export async function startDevRestate(dataRoot: string, takenPorts: Set<number>,
   return {
     adminUrl,
     ingressUrl,
+    identityKey: identity.publicKey,
     pid: proc.pid,
     async stop() {
       await proc.stop();

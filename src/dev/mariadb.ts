@@ -39,10 +39,12 @@ export interface MariaDbdLayout {
   /** Holds the socket, the pid file and tmp/. */
   runDir: string;
   port: number;
+  /** SQL run at start, before any client connects (`--init-file`). */
+  initFile?: string;
 }
 
 /** mariadbd's command line: loopback only, UTC, utf8mb4, strict SQL mode, no binlog. */
-export function mariadbdArgs({ dataDir, runDir, port }: MariaDbdLayout): string[] {
+export function mariadbdArgs({ dataDir, runDir, port, initFile }: MariaDbdLayout): string[] {
   return [
     "--no-defaults",
     `--datadir=${dataDir}`,
@@ -64,12 +66,13 @@ export function mariadbdArgs({ dataDir, runDir, port }: MariaDbdLayout): string[
     "--collation-server=utf8mb4_unicode_ci",
     "--default-time-zone=+00:00",
     "--sql-mode=STRICT_TRANS_TABLES,NO_ZERO_IN_DATE,NO_ZERO_DATE,ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION",
+    ...(initFile ? [`--init-file=${initFile}`] : []),
   ];
 }
 
-/** True once root can run SELECT 1 over TCP. */
-export async function selectOne(port: number): Promise<boolean> {
-  const connection = await mysql.createConnection({ host: LOOPBACK, port, user: "root", connectTimeout: 1000 });
+/** True once root (with `password`, if it has one) can run SELECT 1 over TCP. */
+export async function selectOne(port: number, password?: string): Promise<boolean> {
+  const connection = await mysql.createConnection({ host: LOOPBACK, port, user: "root", ...(password ? { password } : {}), connectTimeout: 1000 });
   try {
     await connection.query("SELECT 1");
     return true;

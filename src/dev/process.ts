@@ -12,6 +12,13 @@
 // Children write to a file rather than to pipes and are unref'd: a test that forgets stop()
 // cannot keep its test file's process alive; the exit hook then kills what it left.
 //
+// Post-mortems: every signal is sent through sendSignal() with who sent it (the harness, the
+// test), so a death names its sender — or a cause the owner knows (explainSignal: a fault marker
+// the process wrote before killing itself), or says that none of those sent it. When a child
+// fails (failure()) or dies on its own, its temp dir and those of the children running beside it
+// are kept if this Node process then exits non-zero (a failing test file), and their paths are
+// printed; a passing file removes them as usual. SWITCHYARD_KEEP_TEMP=1 keeps every temp dir.
+//
 // A program that shuts its children down itself on a signal (the dev stack: switchyard first,
 // then restate-server, then mariadbd) calls configureProcessRegistry({ handleSignals: false })
 // before starting anything; the exit hook still SIGKILLs whatever is left when it exits.
@@ -20,6 +27,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { describeUsage } from "./processUsage.js";
 
 export interface ExitInfo {
   code: number | null;
@@ -44,6 +52,12 @@ export interface ManagedProcessOptions {
    * foreground group) reaches only this process, which then stops its children in order.
    */
   detached?: boolean;
+  /**
+   * Asked when the process died of a signal nobody sent through sendSignal(): a cause its owner
+   * knows of (the harness's switchyard reads the fault marker the process wrote before it
+   * SIGKILLed itself). Returns a phrase like "a fault marker: …", or undefined.
+   */
+  explainSignal?: (pid: number) => string | undefined;
 }
 
 const EXIT_WAIT_MS = 10_000;
@@ -52,6 +66,8 @@ const EXIT_WAIT_MS = 10_000;
 const registry = new Set<ManagedProcess>();
 /** Temp dirs to remove at exit if nobody removed them before. */
 const tempDirs = new Set<string>();
+/** Temp dirs kept for a post-mortem if this process exits non-zero, with why. */
+const postMortemDirs = new Map<string, string>();
 let hooksInstalled = false;
 let handleSignals = true;
 
@@ -70,22 +86,33 @@ export function configureProcessRegistry(opts: { handleSignals: boolean }): void
 function installExitHooks(): void {
   if (hooksInstalled) return;
   hooksInstalled = true;
-  process.on("exit", cleanupSync);
+  process.on("exit", (code) => cleanupSync(code));
   if (!handleSignals) return;
   for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
     process.once(signal, () => {
-      cleanupSync();
-      process.exit(128 + (os.constants.signals[signal] ?? 0));
+      const code = 128 + (os.constants.signals[signal] ?? 0);
+      cleanupSync(code);
+      process.exit(code);
     });
   }
 }
 
-/** Kills every child still running and removes every registered temp dir, synchronously. */
-export function cleanupSync(): void {
-  for (const proc of registry) proc.killSync();
+/**
+ * Kills every child still running and removes every registered temp dir, synchronously. With a
+ * non-zero `exitCode` (a failing test file, an interrupted run) the post-mortem dirs stay and
+ * their paths are printed.
+ */
+export function cleanupSync(exitCode = 0): void {
+  for (const proc of registry) proc.killSync("the harness (exit cleanup)");
   registry.clear();
   if (keepTemp()) return;
+  const failing = exitCode !== 0;
   for (const dir of tempDirs) {
+    const why = postMortemDirs.get(dir);
+    if (failing && why !== undefined) {
+      process.stderr.write(`harness: kept ${dir} for a post-mortem (${why})\n`);
+      continue;
+    }
     try {
       fs.rmSync(dir, { recursive: true, force: true });
     } catch {
@@ -93,6 +120,7 @@ export function cleanupSync(): void {
     }
   }
   tempDirs.clear();
+  postMortemDirs.clear();
 }
 
 /** Managed processes still running (for assertions in tests). */
@@ -112,11 +140,37 @@ export async function makeTempDir(name: string): Promise<string> {
   return dir;
 }
 
-/** Removes a temp dir made by makeTempDir (kept when SWITCHYARD_KEEP_TEMP=1). */
+/**
+ * Removes a temp dir made by makeTempDir (kept when SWITCHYARD_KEEP_TEMP=1). A dir kept for a
+ * post-mortem waits for the exit, which removes it only if this process passes.
+ */
 export async function removeTempDir(dir: string): Promise<void> {
+  if (postMortemDirs.has(dir)) return;
   tempDirs.delete(dir);
   if (keepTemp()) return;
   await fs.promises.rm(dir, { recursive: true, force: true, maxRetries: 3, retryDelay: 50 });
+}
+
+/** The temp dir (made by makeTempDir) holding `file`, if any. */
+function tempDirOf(file: string): string | undefined {
+  for (const dir of tempDirs) if (file.startsWith(`${dir}${path.sep}`)) return dir;
+  return undefined;
+}
+
+/** The test file this process runs (node --test runs each file in its own process), if any. */
+function testFile(): string | undefined {
+  const script = process.argv[1];
+  if (!process.env.NODE_TEST_CONTEXT || !script) return undefined;
+  return path.relative(process.cwd(), script);
+}
+
+/** A line of our own in a child's log ("--- <time> starting …", "--- <time> ended (exited: code 0)"). */
+function appendLogLine(logFile: string, line: string): void {
+  try {
+    fs.appendFileSync(logFile, `\n--- ${new Date().toISOString()} ${line}\n`);
+  } catch {
+    // The log's directory may already be gone (a test removed its temp dir): nothing to tell.
+  }
 }
 
 export function sleep(ms: number): Promise<void> {
@@ -142,6 +196,12 @@ export function tailFile(file: string, maxLines = 40): string {
   }
 }
 
+/** A signal and who sent it through sendSignal(). */
+interface SentSignal {
+  signal: NodeJS.Signals;
+  by: string;
+}
+
 export class ManagedProcess {
   readonly name: string;
   readonly logFile: string;
@@ -151,6 +211,8 @@ export class ManagedProcess {
   private child: ChildProcess | undefined;
   private exitPromise: Promise<ExitInfo> | undefined;
   private lastExit: ExitInfo | undefined;
+  /** Signals sent to the current run, oldest first. */
+  private sent: SentSignal[] = [];
 
   constructor(opts: ManagedProcessOptions) {
     this.opts = opts;
@@ -163,8 +225,8 @@ export class ManagedProcess {
   start(): number {
     if (this.running) throw new Error(`${this.name} is already running (pid ${this.pid})`);
     fs.mkdirSync(path.dirname(this.logFile), { recursive: true });
+    appendLogLine(this.logFile, `starting ${this.opts.command} ${this.opts.args.join(" ")}`);
     const fd = fs.openSync(this.logFile, "a");
-    fs.writeSync(fd, `\n--- ${new Date().toISOString()} starting ${this.opts.command} ${this.opts.args.join(" ")}\n`);
     let child: ChildProcess;
     try {
       child = spawn(this.opts.command, this.opts.args, {
@@ -177,6 +239,7 @@ export class ManagedProcess {
       fs.closeSync(fd);
     }
     this.lastExit = undefined;
+    this.sent = [];
     this.exitPromise = new Promise<ExitInfo>((resolve) => {
       child.once("error", (error) => {
         this.lastExit = { code: null, signal: null, error };
@@ -184,6 +247,9 @@ export class ManagedProcess {
       });
       child.once("exit", (code, signal) => {
         this.lastExit = { code, signal };
+        // The log then tells how the run ended even when the program's own last line is lost.
+        appendLogLine(this.logFile, `ended ${this.describeExit()}`);
+        if (!this.expectedExit(this.lastExit)) this.keepForPostMortem(`${this.name} ${this.describeExit()}`);
         resolve(this.lastExit);
       });
     });
@@ -223,14 +289,61 @@ export class ManagedProcess {
     return tailFile(this.logFile, maxLines);
   }
 
-  /** An Error naming the process, the problem and its last log lines. */
+  /**
+   * How the last run ended and, for a signal, who sent it: "exited: signal SIGKILL, sent by the
+   * harness (kill())". Empty while it runs.
+   */
+  describeExit(): string {
+    const exit = this.lastExit;
+    if (!exit) return "";
+    if (exit.error) return `(could not run: ${exit.error.message})`;
+    if (!exit.signal) return `(exited: code ${exit.code})`;
+    return `(exited: signal ${exit.signal}, sent by ${this.signalSender(exit.signal)})`;
+  }
+
+  private signalSender(signal: NodeJS.Signals): string {
+    const sent = [...this.sent].reverse().find((s) => s.signal === signal);
+    if (sent) return sent.by;
+    return (
+      this.opts.explainSignal?.(this.pid) ??
+      "an unknown sender — not the harness, a fault marker or the test; another process, or the kernel's OOM killer"
+    );
+  }
+
+  /** An exit somebody asked for: after a signal we sent or explained, or a clean exit. */
+  private expectedExit(exit: ExitInfo): boolean {
+    if (exit.error) return false;
+    if (this.sent.length > 0) return true;
+    if (exit.signal) return this.opts.explainSignal?.(this.pid) !== undefined;
+    return exit.code === 0;
+  }
+
+  /**
+   * Keeps this process's temp dir and those of the children running beside it (their logs tell
+   * what they did meanwhile) if this Node process exits non-zero.
+   */
+  private keepForPostMortem(why: string): void {
+    const where = testFile();
+    const reason = where ? `${why}, in ${where}` : why;
+    for (const proc of [this, ...registry]) {
+      const dir = tempDirOf(proc.logFile);
+      if (dir && !postMortemDirs.has(dir)) postMortemDirs.set(dir, proc === this ? reason : `beside ${this.name}: ${reason}`);
+    }
+  }
+
+  /**
+   * An Error naming the process, the test file, how it exited (and who signalled it), the
+   * problem, and its log — the last lines inline and the path of the whole file, kept if the
+   * test file fails.
+   */
   failure(problem: string, maxLines = 30): Error {
-    const exit = this.lastExit
-      ? ` (exited: ${this.lastExit.error ? this.lastExit.error.message : `code ${this.lastExit.code}, signal ${this.lastExit.signal}`})`
-      : "";
+    const exit = this.lastExit ? ` ${this.describeExit()}` : "";
+    const where = testFile();
+    this.keepForPostMortem(`${this.name}: ${problem}`);
+    const kept = tempDirOf(this.logFile) ? " (kept if this test file fails)" : "";
     return new Error(
-      `${this.name} (pid ${this.pids.at(-1) ?? "-"})${exit}: ${problem}\n` +
-        `--- last ${maxLines} log lines of ${this.logFile} ---\n${this.logs(maxLines)}\n--- end of ${this.name} log ---`,
+      `${this.name} (pid ${this.pids.at(-1) ?? "-"})${where ? ` in ${where}` : ""}${exit}: ${problem}\n` +
+        `--- last ${maxLines} log lines of ${this.logFile}${kept} ---\n${this.logs(maxLines)}\n--- end of ${this.name} log ---`,
     );
   }
 
@@ -252,7 +365,7 @@ export class ManagedProcess {
       }
       if (Date.now() >= deadline) {
         const detail = lastError instanceof Error ? ` (last error: ${lastError.message})` : "";
-        throw this.failure(`not ready after ${timeoutMs} ms: ${what}${detail}`);
+        throw this.failure(`not ready after ${timeoutMs} ms: ${what}${detail}; ${describeUsage(this.pid)}`);
       }
       await sleep(intervalMs);
     }
@@ -273,9 +386,9 @@ export class ManagedProcess {
   }
 
   /** SIGKILL and wait for the exit (bounded). */
-  async kill(): Promise<void> {
+  async kill(by = "the harness (kill())"): Promise<void> {
     if (!this.running) return;
-    this.signal("SIGKILL");
+    this.sendSignal("SIGKILL", by);
     const exit = await this.waitExit(EXIT_WAIT_MS);
     if (!exit) throw this.failure(`did not exit within ${EXIT_WAIT_MS} ms of SIGKILL`);
   }
@@ -283,9 +396,10 @@ export class ManagedProcess {
   /** SIGTERM, then SIGKILL after the grace period; waits for the exit (bounded). */
   async stop(): Promise<void> {
     if (this.running) {
-      this.signal("SIGTERM");
-      const exit = await this.waitExit(this.opts.stopTimeoutMs ?? 5000);
-      if (!exit) await this.kill();
+      const graceMs = this.opts.stopTimeoutMs ?? 5000;
+      this.sendSignal("SIGTERM", "the harness (stop())");
+      const exit = await this.waitExit(graceMs);
+      if (!exit) await this.kill(`the harness (stop(): still running ${graceMs} ms after SIGTERM)`);
     }
     registry.delete(this);
   }
@@ -297,11 +411,17 @@ export class ManagedProcess {
   }
 
   /** Synchronous SIGKILL without waiting (exit hooks). */
-  killSync(): void {
-    if (this.running) this.signal("SIGKILL");
+  killSync(by = "the harness (killSync())"): void {
+    if (this.running) this.sendSignal("SIGKILL", by);
   }
 
-  private signal(signal: NodeJS.Signals): void {
+  /**
+   * Sends `signal` to the current run, recording `by` (e.g. "the test") so that its death names
+   * who caused it. Does nothing once it exited.
+   */
+  sendSignal(signal: NodeJS.Signals, by: string): void {
+    if (!this.running) return;
+    this.sent.push({ signal, by });
     try {
       process.kill(this.pid, signal);
     } catch (error) {

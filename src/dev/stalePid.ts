@@ -15,13 +15,11 @@ function commandLine(pid: number): string | undefined {
 }
 
 /**
- * Reads a pid from `pidFile`; when that process is alive and its command line or environment
- * mentions `ownedPath`, sends SIGTERM, waits up to `graceMs`, then SIGKILL. Returns the pid
- * stopped, or undefined when there was nothing of ours to stop.
+ * True when `pid` is alive and its command line or environment mentions `ownedPath`: the same
+ * program still working on our directory, not a process that was given a recycled pid.
  */
-export async function stopLeftoverProcess(pidFile: string, ownedPath: string, graceMs = 15_000): Promise<number | undefined> {
-  const pid = Number(fs.existsSync(pidFile) ? fs.readFileSync(pidFile, "utf8").trim() : "0");
-  if (!Number.isInteger(pid) || pid <= 0 || !pidAlive(pid)) return undefined;
+export function processWorksOn(pid: number, ownedPath: string): boolean {
+  if (!pidAlive(pid)) return false;
   const mentions = (text: string | undefined) => text?.includes(ownedPath) ?? false;
   let environ: string | undefined;
   try {
@@ -29,7 +27,17 @@ export async function stopLeftoverProcess(pidFile: string, ownedPath: string, gr
   } catch {
     environ = undefined;
   }
-  if (!mentions(commandLine(pid)) && !mentions(environ)) return undefined;
+  return mentions(commandLine(pid)) || mentions(environ);
+}
+
+/**
+ * Reads a pid from `pidFile`; when processWorksOn(pid, ownedPath), sends SIGTERM, waits up to
+ * `graceMs`, then SIGKILL. Returns the pid stopped, or undefined when there was nothing of ours
+ * to stop.
+ */
+export async function stopLeftoverProcess(pidFile: string, ownedPath: string, graceMs = 15_000): Promise<number | undefined> {
+  const pid = Number(fs.existsSync(pidFile) ? fs.readFileSync(pidFile, "utf8").trim() : "0");
+  if (!Number.isInteger(pid) || pid <= 0 || !processWorksOn(pid, ownedPath)) return undefined;
   process.kill(pid, "SIGTERM");
   const deadline = Date.now() + graceMs;
   while (pidAlive(pid) && Date.now() < deadline) await sleep(50);

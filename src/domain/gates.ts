@@ -4,7 +4,7 @@
  * lock (the truth), so both answer with the same code and message.
  */
 
-export type GateCode = "invalid_argument" | "not_found" | "already_exists" | "failed_precondition" | "resource_exhausted";
+export type GateCode = "invalid_argument" | "not_found" | "already_exists" | "failed_precondition" | "resource_exhausted" | "permission_denied";
 
 export class GateError extends Error {
   constructor(
@@ -61,7 +61,7 @@ export function checkRollback(project: GateProject, target: GateDeployment, expe
   if (expectedSourceId && expectedSourceId !== project.liveDeploymentId) {
     throw new GateError(
       "failed_precondition",
-      `source_deployment_id ${expectedSourceId} is not live (live is ${project.liveDeploymentId})`,
+      `expected_live_deployment_id ${expectedSourceId} is not live (live is ${project.liveDeploymentId})`,
     );
   }
   if (project.liveDeploymentId === target.id) {
@@ -86,4 +86,56 @@ function ready(target: GateDeployment, verb: string) {
   if (target.status !== "ready") {
     throw new GateError("failed_precondition", `deployment ${target.id} is ${target.status}; only a ready deployment can be ${verb}`);
   }
+}
+
+/** What a promote does when the candidate's spec has breaking changes against the live one's. */
+export type BreakingChangesPolicy = "allow" | "warn" | "block";
+export const BREAKING_CHANGES_POLICIES: readonly BreakingChangesPolicy[] = ["allow", "warn", "block"];
+
+/** A breaking change as the gate reports it (src/openapi/specDiffer.ts has the full record). */
+export interface GateApiChange {
+  id: string;
+  method: string;
+  path: string;
+  message: string;
+}
+
+export type ApiGateVerdict =
+  /** Nothing to report: no breaking change, or the policy allows them. */
+  | { kind: "pass" }
+  /** Go ahead, but return the changes and emit a BreakingApiChange event. */
+  | { kind: "warn"; changes: GateApiChange[] };
+
+/** How many changes a refusal names before "and N more". */
+const NAMED_CHANGES = 20;
+
+/**
+ * The API gate of promote (and of a production deploy's automatic go-live): `block` refuses a
+ * deployment whose spec breaks the live one's clients unless the caller accepts it explicitly;
+ * `warn` lets it through with the changes; `allow` says nothing.
+ */
+export function checkBreakingChanges(
+  policy: BreakingChangesPolicy,
+  target: { id: string },
+  liveDeploymentId: string,
+  breaking: readonly GateApiChange[],
+  allowBreakingChanges: boolean,
+  /** Breaking changes in all, when `breaking` holds only the first ones. */
+  total = breaking.length,
+): ApiGateVerdict {
+  if (breaking.length === 0 || policy === "allow") return { kind: "pass" };
+  if (policy === "block" && !allowBreakingChanges) {
+    const named = breaking.slice(0, NAMED_CHANGES).map(describeChange);
+    const more = total > named.length ? `; and ${total - named.length} more` : "";
+    throw new GateError(
+      "failed_precondition",
+      `deployment ${target.id} has ${total} breaking API change(s) against live deployment ${liveDeploymentId} and the project's breaking_changes policy is block (set allow_breaking_changes to promote anyway): ${named.join("; ")}${more}`,
+    );
+  }
+  return { kind: "warn", changes: [...breaking] };
+}
+
+export function describeChange(change: GateApiChange): string {
+  const operation = [change.method, change.path].filter(Boolean).join(" ");
+  return `${operation ? `${operation}: ` : ""}${change.message} [${change.id}]`;
 }

@@ -40,9 +40,29 @@ export function generateHostnames(input: HostnameInput): GeneratedHostname[] {
     const branch = slugify(input.gitBranch) || "branch";
     result.push({ hostname: at(joinLabel([project, "git", branch, ws], 2)), sticky: "branch" });
   }
-  result.push({ hostname: at(joinLabel([project, "env", input.environmentSlug, ws], 3)), sticky: "environment" });
+  result.push({ hostname: at(environmentLabel(project, input.environmentSlug, ws)), sticky: "environment" });
   if (input.isProduction) {
-    result.push({ hostname: at(joinLabel([project, ws], 0)), sticky: "live" });
+    result.push({ hostname: at(liveLabel(project, ws)), sticky: "live" });
   }
   return result;
+}
+
+const liveLabel = (project: string, ws: string) => joinLabel([project, ws], 0);
+const environmentLabel = (project: string, environment: string, ws: string) => joinLabel([project, "env", environment, ws], 3);
+
+/**
+ * The labels (under the platform apex) a project holds from its creation on, whatever it
+ * deploys: its live hostname's and each environment's. They are reserved for it so that no other
+ * project — whose slugs may join up to the same label — can take them before its first deploy.
+ */
+export function generatedLabels(input: { workspaceSlug: string; projectSlug: string; environmentSlugs: readonly string[] }): string[] {
+  const { projectSlug: project, workspaceSlug: ws } = input;
+  return [liveLabel(project, ws), ...input.environmentSlugs.map((environment) => environmentLabel(project, environment, ws))];
+}
+
+/** The label of a hostname directly under the apex (`<label>.<apex>`), or undefined. */
+export function labelUnderApex(hostname: string, apex: string): string | undefined {
+  if (!hostname.endsWith(`.${apex}`)) return undefined;
+  const label = hostname.slice(0, -(apex.length + 1));
+  return label !== "" && !label.includes(".") ? label : undefined;
 }

@@ -1,5 +1,6 @@
 import { domainToASCII, domainToUnicode } from "node:url";
 import { isIP } from "node:net";
+import { mixedScripts } from "./mixedScript.js";
 
 export interface CanonicalHostname {
   /** Lowercase A-label form: how hostnames are stored and compared. */
@@ -12,7 +13,9 @@ export interface CanonicalHostname {
  * Canonicalises a hostname with UTS-46 (WHATWG URL's domainToASCII: mapping, case folding,
  * punycode) and checks DNS limits. Returns a problem description instead of throwing, so the
  * API can name the field. Wildcards, IPs, ports, schemes and paths are refused here; callers
- * that accept a wildcard strip its `*.` label first.
+ * that accept a wildcard strip its `*.` label first. IPs are refused after the UTS-46 mapping
+ * too, which turns `0xa.0.0.1` or `127.1` into the address they stand for; a label mixing
+ * scripts (UTS #39, mixedScript.ts) is refused as a spoof.
  */
 export function canonicalHostname(input: string): CanonicalHostname | { problem: string } {
   const text = input.trim();
@@ -26,6 +29,7 @@ export function canonicalHostname(input: string): CanonicalHostname | { problem:
   if (text.endsWith(".")) return { problem: "must not end with a dot" };
   const ascii = domainToASCII(text);
   if (ascii === "") return { problem: "is not a valid hostname" };
+  if (isIP(ascii)) return { problem: "must be a hostname, not an IP address" };
   if (ascii.length > 253) return { problem: "is longer than 253 characters" };
   const labels = ascii.split(".");
   for (const label of labels) {
@@ -35,5 +39,10 @@ export function canonicalHostname(input: string): CanonicalHostname | { problem:
     if (!/^[a-z0-9_]([a-z0-9_-]*[a-z0-9])?$/.test(label)) return { problem: `has an invalid label "${label}"` };
   }
   if (labels.length < 2 && ascii !== "localhost") return { problem: "needs at least two labels" };
-  return { ascii, unicode: domainToUnicode(ascii) };
+  const unicode = domainToUnicode(ascii);
+  for (const label of unicode.split(".")) {
+    const scripts = mixedScripts(label);
+    if (scripts) return { problem: `has a label that mixes scripts (${scripts.join(" and ")}) in "${label}", a common spoof; use one script per label (UTS #39)` };
+  }
+  return { ascii, unicode };
 }

@@ -1,7 +1,7 @@
 import { isIP } from "node:net";
 
 /**
- * Hostnames meant for a developer's machine get no gateway config (invariant 8): `.local`,
+ * Hostnames meant for a developer's machine get no gateway config (local-domains-filtered): `.local`,
  * `.test`, `localhost` and its subdomains, and loopback addresses — unless they sit under the
  * configured platform apex, which an operator chose deliberately (e.g. `apps.localhost`).
  */

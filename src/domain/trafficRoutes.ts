@@ -1,6 +1,6 @@
 import { GateError } from "./gates.js";
 
-// The rules of NetworkService routes (seed 000), as pure logic shared by the API (which checks
+// The rules of NetworkService routes, as pure logic shared by the API (which checks
 // the request's shape) and the Project object (which checks them again against the project's
 // state, under its lock).
 

@@ -70,3 +70,15 @@ export async function cancelInvocation(adminUrl: string, invocationId: string): 
     throw new Error(`restate admin: cancel ${invocationId}: ${response.status} ${await response.text()}`);
   }
 }
+
+/** Runs a query of Restate's SQL introspection API (sys_invocation, state, …) and returns its rows. */
+export async function queryAdmin<Row>(adminUrl: string, query: string): Promise<Row[]> {
+  const response = await fetch(`${adminUrl}/query`, {
+    method: "POST",
+    headers: { "content-type": "application/json", accept: "application/json" },
+    body: JSON.stringify({ query }),
+    signal: AbortSignal.timeout(5000),
+  });
+  if (!response.ok) throw new Error(`restate admin: query answered ${response.status}: ${(await response.text()).slice(0, 500)}`);
+  return ((await response.json()) as { rows: Row[] }).rows;
+}

@@ -1,5 +1,6 @@
 import * as clients from "@restatedev/restate-sdk-clients";
 import { Code, ConnectError } from "@connectrpc/connect";
+import { codeOfRuleStatus } from "../domain/ruleCodes.js";
 
 /** The Restate ingress, as the API uses it to start workflows and call objects. */
 export type Ingress = clients.Ingress;
@@ -18,17 +19,9 @@ export function idempotent<I, O>(key: string | undefined) {
   return clients.rpc.opts<I, O>(key ? { idempotencyKey: key } : {});
 }
 
-const CODE_OF_STATUS: Record<number, Code> = {
-  400: Code.InvalidArgument,
-  404: Code.NotFound,
-  409: Code.AlreadyExists,
-  412: Code.FailedPrecondition,
-  429: Code.ResourceExhausted,
-};
-
 /**
  * Maps a failed ingress call to a ConnectError. Terminal errors of our handlers carry an HTTP
- * status chosen on purpose (see workflows/steps.ts) and a message meant for the caller; anything
+ * status chosen on purpose (src/domain/ruleCodes.ts) and a message meant for the caller; anything
  * other answer or an unreachable ingress is an infrastructure failure and becomes Unavailable
  * without detail. Anything else is a bug of ours and stays an (opaque, logged) internal error.
  */
@@ -36,8 +29,14 @@ export function fromIngressError(error: unknown): unknown {
   if (error instanceof ConnectError) return error;
   const status = (error as { status?: unknown }).status;
   if (typeof status === "number") {
-    const code = CODE_OF_STATUS[status];
+    const code = codeOfRuleStatus(status);
     if (code !== undefined) return new ConnectError(terminalMessage(error), code);
+    // The invocation itself ended with a retryable error after its last attempt (the bounded
+    // retry policy, workflows/handlerOptions.ts): a failure of ours, not of the engine. Its
+    // detail (possibly SQL, a stack) stays in the Restate UI.
+    if (status === 500 && sourceOf(error) === "invocation") {
+      return new ConnectError("the operation failed on every attempt and was stopped; operators see why in the Restate UI", Code.Internal);
+    }
     return unavailable();
   }
   if (error instanceof TypeError && /fetch failed/i.test(error.message)) return unavailable();
@@ -46,6 +45,14 @@ export function fromIngressError(error: unknown): unknown {
 
 function unavailable() {
   return new ConnectError("the workflow engine is unavailable; retry with the same idempotency key", Code.Unavailable);
+}
+
+function sourceOf(error: unknown): string | undefined {
+  try {
+    return (JSON.parse((error as { responseText?: string }).responseText ?? "") as { source?: string }).source;
+  } catch {
+    return undefined;
+  }
 }
 
 function terminalMessage(error: unknown): string {

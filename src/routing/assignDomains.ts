@@ -4,7 +4,8 @@ import { newId } from "../db/ids.js";
 import type { Database } from "../db/schema.js";
 import type { StickyLevel } from "../domain/generatedHostnames.js";
 import { GateError } from "../domain/gates.js";
-import { loadDeploymentTarget, upsertGatewayConfigs } from "./gatewayConfig.js";
+import { loadDeploymentTarget, loadProjectDeployment, upsertGatewayConfigs } from "./gatewayConfig.js";
+import { judgeOwnership, reclaimHostnames, requireOwned } from "./hostnameOwnership.js";
 import { lockProject } from "./projectLock.js";
 
 /** Statuses in which a deployment's instances run and its gateway configs can point at it. */
@@ -32,39 +33,44 @@ export interface AssignDomainsResult {
 }
 
 /**
- * AssignDomains (seed 001): find or create each hostname and point it at the deployment, in one
- * transaction — gateway configs first, then the routes.
+ * AssignDomains: find or create each hostname and point it at the deployment. Routes and gateway
+ * configs are written in one transaction, so no reader ever sees one without the other
+ * (gateway-before-route, docs/invariants.md).
  *
- * Live traffic moves only together with the live pointer (invariant 2): hostnames at the `live`
+ * Only hostnames the project owns (hostnameOwnership.ts) are assigned; any other refuses the
+ * whole call. An owned hostname another project still routes is taken back from it first.
+ *
+ * Live traffic moves only together with the live pointer (atomic-swap): hostnames at the `live`
  * level, and the production environment's hostname, are never moved here. While the project has
  * a live deployment a missing one is created on it; otherwise it waits for the first promotion.
  * That also leaves live routes alone while the project is rolled back.
  */
 export async function assignDomains(trx: Transaction<Database>, input: AssignDomainsInput): Promise<AssignDomainsResult> {
   const project = await lockProject(trx, input.projectId);
-  const deployment = await loadDeploymentTarget(trx, input.deploymentId);
-  if (deployment.projectId !== project.id) {
-    throw new GateError("invalid_argument", `deployment ${deployment.id} does not belong to project ${project.id}`);
-  }
+  const deployment = await loadProjectDeployment(trx, project, input.deploymentId);
   if (!SERVING.includes(deployment.status)) {
     throw new GateError("failed_precondition", `deployment ${deployment.id} is ${deployment.status}; only a serving deployment (network, finalizing, ready) gets hostnames`);
   }
   const isProduction = deployment.environmentId === project.productionEnvironmentId;
   const hostnames = [...new Set(input.domains.map((d) => d.hostname))];
-  const existing = hostnames.length
-    ? await trx.selectFrom("routes").selectAll().where("hostname", "in", hostnames).execute()
-    : [];
+  const fieldOf = (hostname: string) => `domains[${input.domains.findIndex((d) => d.hostname === hostname)}].hostname`;
+  const ownership = await judgeOwnership(trx, { project, deploymentId: deployment.id, hostnames, platformApex: input.platformApex, fieldOf });
+  requireOwned(ownership, hostnames);
+  const owned = hostnames.filter((h) => ownership.get(h)?.kind === "owned");
+  await reclaimHostnames(trx, project.id, owned);
+  const existing = owned.length ? await trx.selectFrom("routes").selectAll().where("hostname", "in", owned).execute() : [];
   const existingByHost = new Map(existing.map((route) => [route.hostname, route]));
 
   const skipped: AssignDomainsResult["skipped"] = [];
   const toDeployment: DomainAssignment[] = [];
   const toLive: DomainAssignment[] = [];
   for (const domain of dedupe(input.domains)) {
-    const route = existingByHost.get(domain.hostname);
-    if (route && route.project_id !== project.id) {
-      skipped.push({ hostname: domain.hostname, reason: "hostname belongs to another project" });
+    const verdict = ownership.get(domain.hostname);
+    if (verdict?.kind === "skipped") {
+      skipped.push({ hostname: domain.hostname, reason: verdict.reason });
       continue;
     }
+    const route = existingByHost.get(domain.hostname);
     const followsLive = domain.sticky === "live" || (domain.sticky === "environment" && isProduction);
     if (followsLive) {
       if (route) skipped.push({ hostname: domain.hostname, reason: project.isRolledBack ? "project is rolled back" : "moves only with the live deployment" });

@@ -65,10 +65,28 @@ export async function loadDeploymentTarget(trx: Transaction<Database>, deploymen
 }
 
 /**
+ * A deployment of `project`: InvalidArgument when it is another project's of the same tenant,
+ * and exactly the missing deployment's NotFound when it is another tenant's (nothing leaks).
+ */
+export async function loadProjectDeployment(
+  trx: Transaction<Database>,
+  project: { id: string; tenantId: string },
+  deploymentId: string,
+  field = "deployment_id",
+): Promise<DeploymentTarget> {
+  const target = await loadDeploymentTarget(trx, deploymentId);
+  if (target.projectId === project.id) return target;
+  const sameTenant = await trx.selectFrom("workspaces").select("id").where("id", "=", target.workspaceId).where("tenant_id", "=", project.tenantId).executeTakeFirst();
+  if (!sameTenant) throw new GateError("not_found", `deployment ${deploymentId} not found`);
+  throw new GateError("invalid_argument", `${field}: deployment ${deploymentId} is not in project ${project.id}`);
+}
+
+/**
  * Points the gateway configs of `hostnames` at `target` (one bulk upsert) and appends one
- * versioned change per config. Local hostnames get no config (invariant 8). Returns the
- * hostnames written and the last version. Call it before moving the routes of those hostnames (invariant 1), late in
- * the transaction: it takes the change-feed lock until commit.
+ * versioned change per config. Local hostnames get no config (local-domains-filtered). Returns the
+ * hostnames written and the last version. Call it in the same transaction that moves the routes of
+ * those hostnames (gateway-before-route: the commit makes both visible at once), late in the
+ * transaction: it takes the change-feed lock until commit.
  */
 export async function upsertGatewayConfigs(
   trx: Transaction<Database>,

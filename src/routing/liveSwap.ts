@@ -1,11 +1,14 @@
 import type { Transaction } from "kysely";
-import { appendChanges } from "../db/changes.js";
+import { bumpTopologyVersions, setDesiredRunning } from "../db/topology.js";
 import { appendEvents } from "../db/events.js";
 import { newId } from "../db/ids.js";
 import type { Database } from "../db/schema.js";
 import { checkPromote, checkRollback } from "../domain/gates.js";
 import { loadDeploymentTarget, upsertGatewayConfigs } from "./gatewayConfig.js";
+import { judgeOwnership, reclaimHostnames } from "./hostnameOwnership.js";
 import { lockProject } from "./projectLock.js";
+import { finishDeployment, type DeploymentContext } from "../db/deployments.js";
+import type { SpecChangeRecord } from "../openapi/specDiffer.js";
 
 export type LiveSwapMode =
   /** Promote through the API: the gates decide. */
@@ -24,11 +27,23 @@ export interface LiveSwapInput {
   /** Live-level hostnames to create if missing (a deploy's generated ones). */
   ensureHostnames?: { hostname: string; sticky: "live" | "environment" }[];
   platformApex: string;
+  /** Breaking API changes the API gate let through (policy warn, or block overridden): emitted with the swap. */
+  breakingApiChanges?: BreakingApiChangeNotice;
+}
+
+/** What a BreakingApiChange event says (src/openapi/apiGate.ts computes it). */
+export interface BreakingApiChangeNotice {
+  liveDeploymentId: string;
+  policy: string;
+  /** Promoted anyway (warn, or block with allow_breaking_changes) or held back (a go-live under block). */
+  action: "promoted" | "blocked";
+  total: number;
+  changes: { id: string; method: string; path: string; message: string }[];
 }
 
 export interface LiveSwapResult {
   /** What happened: the deployment went live, the rollback was confirmed, or nothing (rolled back). */
-  outcome: "promoted" | "rolled_back" | "confirmed_rollback" | "skipped_rolled_back";
+  outcome: "promoted" | "rolled_back" | "confirmed_rollback" | "skipped_rolled_back" | "target_not_running" | "blocked_breaking_changes";
   previousLiveDeploymentId: string | null;
   liveDeploymentId: string | null;
   isRolledBack: boolean;
@@ -37,12 +52,14 @@ export interface LiveSwapResult {
   version: number;
   /** When the transaction ran (ms since epoch); the standby grace counts from here. */
   committedAt: number;
+  /** Breaking API changes against the previous live deployment that the gate reported (warn) or that blocked going live. */
+  breakingChanges?: SpecChangeRecord[];
 }
 
 /**
- * The atomic swap (invariant 2): in ONE transaction the gateway configs of every live-level
- * hostname (the `live` ones and the production environment's) are pointed at the target, then
- * the routes move, the live pointer and the rolled-back flag change, the target is desired
+ * The atomic swap (atomic-swap, docs/invariants.md): in ONE transaction the routes of every
+ * live-level hostname (the `live` ones and the production environment's) move to the target
+ * together with their gateway configs, the live pointer and the rolled-back flag change, the target is desired
  * running again, and the change versions and the outbox event are written. A failure anywhere
  * rolls all of it back. A constant number of statements whatever the number of hostnames.
  */
@@ -75,6 +92,12 @@ export async function swapLive(trx: Transaction<Database>, input: LiveSwapInput)
     }
     rolledBack = false;
   }
+  // A promote or rollback never points live traffic at a deployment in standby: nothing changes,
+  // and the caller (Project.changeLive) wakes it, waits for its instances and swaps again.
+  if (input.mode !== "activate") {
+    const asleep = await trx.selectFrom("deployment_topology").select("region").where("deployment_id", "=", target.id).where("desired_status", "<>", "running").executeTakeFirst();
+    if (asleep) return unchanged("target_not_running");
+  }
 
   // Every hostname that follows the live deployment: existing routes plus the ones to create.
   const liveRoutes = await trx
@@ -89,7 +112,13 @@ export async function swapLive(trx: Transaction<Database>, input: LiveSwapInput)
     )
     .execute();
   const known = new Set(liveRoutes.map((r) => r.hostname));
-  const toCreate = (input.ensureHostnames ?? []).filter((h) => !known.has(h.hostname));
+  const wanted = (input.ensureHostnames ?? []).filter((h) => !known.has(h.hostname));
+  // Only hostnames the project owns; one another project still routes is taken back first.
+  const ownership = wanted.length
+    ? await judgeOwnership(trx, { project, deploymentId: target.id, hostnames: wanted.map((h) => h.hostname), platformApex: input.platformApex, fieldOf: () => "hostname" })
+    : new Map();
+  const toCreate = wanted.filter((h) => ownership.get(h.hostname)?.kind === "owned");
+  await reclaimHostnames(trx, project.id, toCreate.map((h) => h.hostname));
   if (toCreate.length > 0) {
     const taken = await trx.selectFrom("routes").select("hostname").where("hostname", "in", toCreate.map((h) => h.hostname)).execute();
     const takenSet = new Set(taken.map((r) => r.hostname));
@@ -114,12 +143,7 @@ export async function swapLive(trx: Transaction<Database>, input: LiveSwapInput)
   }
   const hostnames = [...known].sort();
 
-  const updated = await trx
-    .updateTable("deployment_topology")
-    .set({ desired_status: "running" })
-    .where("deployment_id", "=", target.id)
-    .where("desired_status", "<>", "running")
-    .executeTakeFirst();
+  const woken = await setDesiredRunning(trx, target.id);
   // The same predicate that found them: no hostname list goes over the wire, whatever its size.
   await trx
     .updateTable("routes")
@@ -137,10 +161,11 @@ export async function swapLive(trx: Transaction<Database>, input: LiveSwapInput)
 
   // Versioned writes last: from here to commit this transaction holds the feed locks.
   const configs = await upsertGatewayConfigs(trx, target, hostnames, input.platformApex);
-  const topologyVersion = Number(updated.numUpdatedRows) > 0 ? await bumpTopologyVersions(trx, target.id) : 0;
+  const topologyVersion = woken ? await bumpTopologyVersions(trx, target.id) : 0;
   const eventType = input.mode === "rollback" ? "DeploymentRolledBack" : "DeploymentPromoted";
   await appendEvents(trx, [
     event(project, eventType, target.id, { deploymentId: target.id, previousDeploymentId: previous, hostnames }),
+    ...(input.breakingApiChanges && input.mode !== "rollback" ? [breakingApiChangeEvent(project, target.id, input.breakingApiChanges)] : []),
   ]);
   return {
     outcome: input.mode === "rollback" ? "rolled_back" : "promoted",
@@ -153,30 +178,37 @@ export async function swapLive(trx: Transaction<Database>, input: LiveSwapInput)
   };
 }
 
-/** Publishes the topology rows of a deployment as changes, so agents see the new desired state; returns the last version. */
-export async function bumpTopologyVersions(trx: Transaction<Database>, deploymentId: string): Promise<number> {
-  const rows = await trx.selectFrom("deployment_topology").selectAll().where("deployment_id", "=", deploymentId).orderBy("region").execute();
-  if (rows.length === 0) return 0;
-  const project = await trx.selectFrom("deployments").select("project_id").where("id", "=", deploymentId).executeTakeFirstOrThrow();
-  const versions = await appendChanges(
-    trx,
-    rows.map((row) => ({
-      kind: "deployment_topology",
-      resourceKey: `${deploymentId}/${row.region}`,
-      projectId: project.project_id,
-      region: row.region,
-      payload: { deploymentId, region: row.region, desiredStatus: row.desired_status, replicas: row.replicas },
-    })),
-  );
-  for (const [i, row] of rows.entries()) {
-    await trx
-      .updateTable("deployment_topology")
-      .set({ version: versions[i]! })
-      .where("deployment_id", "=", deploymentId)
-      .where("region", "=", row.region)
-      .execute();
-  }
-  return versions.at(-1)!;
+/**
+ * A production deploy that the API gate keeps from going live by itself (policy block): ready,
+ * with its BreakingApiChange event, the live pointer untouched — one transaction.
+ */
+export async function holdBackFromLive(trx: Transaction<Database>, deployment: DeploymentContext, notice: BreakingApiChangeNotice, changes: SpecChangeRecord[]): Promise<LiveSwapResult> {
+  // The project row first, as every routing transaction locks it.
+  const project = await lockProject(trx, deployment.projectId);
+  await finishDeployment(trx, deployment, "ready");
+  await appendEvents(trx, [breakingApiChangeEvent(project, deployment.id, notice)]);
+  return {
+    outcome: "blocked_breaking_changes",
+    previousLiveDeploymentId: project.liveDeploymentId,
+    liveDeploymentId: project.liveDeploymentId,
+    isRolledBack: project.isRolledBack,
+    movedHostnames: [],
+    version: 0,
+    committedAt: Date.now(),
+    breakingChanges: changes,
+  };
+}
+
+/** The outbox event of breaking API changes that went live (or were held back), at most 50 listed. */
+export function breakingApiChangeEvent(project: { tenantId: string; workspaceId: string; id: string }, deploymentId: string, notice: BreakingApiChangeNotice) {
+  return event(project, "BreakingApiChange", deploymentId, {
+    deploymentId,
+    liveDeploymentId: notice.liveDeploymentId,
+    policy: notice.policy,
+    action: notice.action,
+    total: notice.total,
+    changes: notice.changes.slice(0, 50).map((c) => ({ id: c.id, method: c.method, path: c.path, message: c.message })),
+  });
 }
 
 function event(project: { tenantId: string; workspaceId: string; id: string }, type: string, subject: string, payload: object) {

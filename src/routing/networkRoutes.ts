@@ -6,7 +6,7 @@ import type { Database, NetworkRoute } from "../db/schema.js";
 import { GateError } from "../domain/gates.js";
 import { isLocalHostname } from "../domain/localHostnames.js";
 import { checkRouteFields, checkWeights, type RouteFields } from "../domain/trafficRoutes.js";
-import { loadDeploymentTarget, upsertGatewayConfigs } from "./gatewayConfig.js";
+import { loadDeploymentTarget, loadProjectDeployment, upsertGatewayConfigs } from "./gatewayConfig.js";
 import { lockProject } from "./projectLock.js";
 
 // NetworkService routes: weighted path rules of a project's hostnames. Each change runs in the
@@ -49,9 +49,7 @@ async function requireHostname(trx: Transaction<Database>, project: Project, hos
 }
 
 async function requireDeployment(trx: Transaction<Database>, project: Project, deploymentId: string | null): Promise<void> {
-  if (deploymentId === null) return;
-  const target = await loadDeploymentTarget(trx, deploymentId);
-  if (target.projectId !== project.id) throw new GateError("invalid_argument", `deployment_id: deployment ${deploymentId} is not in project ${project.id}`);
+  if (deploymentId !== null) await loadProjectDeployment(trx, project, deploymentId);
 }
 
 /** Weights of the other routes of hostname + path. */

@@ -4,7 +4,8 @@ import { appendEvents } from "../db/events.js";
 import type { Database } from "../db/schema.js";
 import { GateError } from "../domain/gates.js";
 import { SERVING } from "./assignDomains.js";
-import { loadDeploymentTarget, upsertGatewayConfigs } from "./gatewayConfig.js";
+import { loadDeploymentTarget, loadProjectDeployment, upsertGatewayConfigs } from "./gatewayConfig.js";
+import { judgeOwnership, requireOwned } from "./hostnameOwnership.js";
 import { lockProject } from "./projectLock.js";
 
 export interface SwitchDomainsInput {
@@ -22,17 +23,14 @@ export interface SwitchDomainsResult {
 }
 
 /**
- * SwitchDomains / AssignFrontlineRoutes (seeds 001, 004): points existing routes of the project
- * at another deployment — gateway configs first, then the routes, in one transaction. Routes
+ * SwitchDomains / AssignFrontlineRoutes: points existing routes of the project at another
+ * deployment, routes and gateway configs in one transaction (gateway-before-route). Routes
  * that follow the live deployment are refused: they move only with the live pointer (Promote,
  * Rollback), never on their own.
  */
 export async function switchDomains(trx: Transaction<Database>, input: SwitchDomainsInput): Promise<SwitchDomainsResult> {
   const project = await lockProject(trx, input.projectId);
-  const deployment = await loadDeploymentTarget(trx, input.deploymentId);
-  if (deployment.projectId !== project.id) {
-    throw new GateError("invalid_argument", `deployment ${deployment.id} does not belong to project ${project.id}`);
-  }
+  const deployment = await loadProjectDeployment(trx, project, input.deploymentId);
   if (!SERVING.includes(deployment.status)) {
     throw new GateError("failed_precondition", `deployment ${deployment.id} is ${deployment.status}; routes can only point at a deployment that is serving`);
   }
@@ -50,6 +48,14 @@ export async function switchDomains(trx: Transaction<Database>, input: SwitchDom
   if (missing.length > 0) {
     throw new GateError("not_found", `${byHostname ? "hostnames" : "routes"} not found in project ${project.id}: ${missing.join(", ")}`);
   }
+  // A route of the project for a hostname it no longer owns (data from before the ownership
+  // rules, or a claim lost since) is not moved anywhere.
+  const fieldOf = (hostname: string) => {
+    const route = routes.find((r) => r.hostname === hostname)!;
+    return byHostname ? `hostnames[${keys.indexOf(hostname)}]` : `frontline_route_ids[${keys.indexOf(route.id)}]`;
+  };
+  const ownership = await judgeOwnership(trx, { project, deploymentId: deployment.id, hostnames: routes.map((r) => r.hostname), platformApex: input.platformApex, fieldOf });
+  requireOwned(ownership, routes.map((r) => r.hostname));
   const followsLive = routes.filter(
     (r) => r.sticky === "live" || (r.sticky === "environment" && r.environment_id === project.productionEnvironmentId),
   );

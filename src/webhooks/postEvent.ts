@@ -1,4 +1,6 @@
 import type { OutboxEvent } from "../db/events.js";
+import type { AddressRanges } from "../domain/addressRanges.js";
+import { guardedRequest, TargetRefusedError } from "../net/guardedFetch.js";
 import { EVENT_ID_HEADER, EVENT_TYPE_HEADER, SIGNATURE_HEADER, signatureOf, TIMESTAMP_HEADER } from "./signature.js";
 
 export interface AttemptResult {
@@ -21,12 +23,16 @@ export function deliveryBody(event: OutboxEvent): string {
   });
 }
 
-/** One signed POST of an event; 2xx within `timeoutMs` is a success, anything else a failed attempt. */
-export async function postEvent(url: string, secret: string, event: OutboxEvent, timeoutMs: number): Promise<AttemptResult> {
+/**
+ * One signed POST of an event; 2xx within `timeoutMs` is a success, anything else a failed
+ * attempt. The target's address is checked at connect time (src/net/guardedFetch.ts).
+ */
+export async function postEvent(url: string, secret: string, event: OutboxEvent, opts: { timeoutMs: number; allowedRanges: AddressRanges }): Promise<AttemptResult> {
+  const { timeoutMs } = opts;
   const body = deliveryBody(event);
   const timestamp = Math.floor(Date.now() / 1000);
   try {
-    const response = await fetch(url, {
+    const response = await guardedRequest(url, {
       method: "POST",
       headers: {
         "content-type": "application/json",
@@ -37,15 +43,17 @@ export async function postEvent(url: string, secret: string, event: OutboxEvent,
         [SIGNATURE_HEADER]: signatureOf(secret, timestamp, body),
       },
       body,
-      redirect: "manual",
-      signal: AbortSignal.timeout(timeoutMs),
+      timeoutMs,
+      allowedRanges: opts.allowedRanges,
+      maxResponseBytes: 1024,
     });
-    await response.body?.cancel();
     if (response.status >= 200 && response.status < 300) return { ok: true, status: response.status };
     return { ok: false, status: response.status, error: `the endpoint answered HTTP ${response.status}` };
   } catch (error) {
-    const cause = (error as { cause?: { code?: string } }).cause?.code;
-    const reason = (error as Error).name === "TimeoutError" ? `no answer within ${timeoutMs} ms` : cause ? `could not connect (${cause})` : (error as Error).message;
+    if (error instanceof TargetRefusedError) return { ok: false, error: `refused: ${error.message}` };
+    const code = (error as { code?: string }).code;
+    const timedOut = (error as Error).name === "TimeoutError" || (error as Error).name === "AbortError";
+    const reason = timedOut ? `no answer within ${timeoutMs} ms` : code ? `could not connect (${code})` : (error as Error).message;
     return { ok: false, error: reason };
   }
 }

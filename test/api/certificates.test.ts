@@ -3,9 +3,6 @@
 // 127.0.0.1), stores the chain and the sealed key, and the hostname's gateway config names it.
 import assert from "node:assert/strict";
 import { createPrivateKey, randomBytes, X509Certificate } from "node:crypto";
-import { rmSync } from "node:fs";
-import os from "node:os";
-import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { sql } from "kysely";
@@ -79,7 +76,7 @@ describe("certificates over HTTP-01", () => {
     for (const [tenant, hostname, code] of [
       ["globex", "secure.example.com", Code.NotFound],
       ["acme", "nothing.example.com", Code.NotFound],
-      ["acme", "https://secure.example.com/", Code.InvalidArgument],
+      ["acme", "https://secure.example.invalid/", Code.InvalidArgument],
     ] as const) {
       const error = await acmeApi(tenant).getCertificate({ hostname }).then(() => undefined, (e: unknown) => ConnectError.from(e));
       assert.equal(error?.code, code, `${tenant} ${hostname}`);
@@ -112,28 +109,27 @@ describe("certificates over HTTP-01", () => {
       // Added without its TXT proof, so the first switchyard cannot verify (and order) it.
       const domain = (await network().addDomain({ workspaceId: acme.workspaceId, projectId: acme.projectId, hostname })).domain!;
       const txt = domain.requiredRecords.find((r) => r.purpose === DnsRecordPurpose.VERIFICATION)!;
+      // The fault is armed for every order the new process runs: earlier orders must be done.
+      await app.stack.restate.waitUntilQuiet();
       await app.switchyard.stop();
-      const marker = path.join(os.tmpdir(), `switchyard-fault-${randomBytes(6).toString("hex")}`);
-      const crashing = await startSwitchyard({ ...app.env, SWITCHYARD_FAULT_KILL_AFTER_STEP: killedAfter, SWITCHYARD_FAULT_MARKER: marker }, { readyTimeoutMs: 30_000 });
+      const crashing = await startSwitchyard(app.env, { readyTimeoutMs: 30_000, killAfterStep: killedAfter });
       app.switchyard = crashing;
-      try {
-        await app.stack.pebble!.challtestsrv.addTxt(txt.name, txt.value);
-        // Verification orders the certificate, on the switchyard that dies after that step —
-        // possibly before it has answered this call.
-        await network().verifyDomain({ domainId: domain.id }).catch(() => undefined);
-        await until(`switchyard to die after "${killedAfter}"`, () => !crashing.process.running, 60_000);
-        await crashing.restart();
-        // TLSReady turns True after the certificate is stored and its event written.
-        await until("TLSReady after the restart", () => tlsReady(domain.id), 60_000, 200);
-        const issued = (await network().getCertificate({ lookup: { case: "domainId", value: domain.id } })).certificate!;
-        assert.equal(issued.status, CertificateStatus.ACTIVE);
-        const rows = await app.db.selectFrom("certificates").select(["id", "status"]).where("hostname", "=", hostname).execute();
-        assert.deepEqual(rows, [{ id: issued.id, status: "issued" }], "one certificate, issued once");
-        const events = await app.db.selectFrom("events").select("type").where("subject", "=", issued.id).execute();
-        assert.deepEqual(events.map((e) => e.type), ["CertProvisioned"]);
-      } finally {
-        rmSync(marker, { force: true });
-      }
+      await app.stack.pebble!.challtestsrv.addTxt(txt.name, txt.value);
+      // Verification orders the certificate, on the switchyard that dies after that step —
+      // possibly before it has answered this call.
+      await network().verifyDomain({ domainId: domain.id }).catch(() => undefined);
+      await until(`switchyard to die after "${killedAfter}"`, () => !crashing.process.running, 60_000);
+      const hit = crashing.faultHit();
+      assert.ok(hit?.target.startsWith(`Certificate/${hostname}/`), `the fault hit ${hit?.target ?? "nothing"}, not this hostname's order`);
+      await crashing.restart();
+      // TLSReady turns True after the certificate is stored and its event written.
+      await until("TLSReady after the restart", () => tlsReady(domain.id), 60_000, 200);
+      const issued = (await network().getCertificate({ lookup: { case: "domainId", value: domain.id } })).certificate!;
+      assert.equal(issued.status, CertificateStatus.ACTIVE);
+      const rows = await app.db.selectFrom("certificates").select(["id", "status"]).where("hostname", "=", hostname).execute();
+      assert.deepEqual(rows, [{ id: issued.id, status: "issued" }], "one certificate, issued once");
+      const events = await app.db.selectFrom("events").select("type").where("subject", "=", issued.id).execute();
+      assert.deepEqual(events.map((e) => e.type), ["CertProvisioned"]);
     });
   }
 

@@ -8,6 +8,8 @@ import { X509Certificate } from "node:crypto";
 import { Resolver } from "node:dns/promises";
 import { after, before, describe, it } from "node:test";
 import { Code, ConnectError } from "@connectrpc/connect";
+import { certificateToOrder } from "../../src/acme/certificateRows.js";
+import { loadConfig } from "../../src/config.js";
 import { AcmeService, ChallengeType } from "../../src/gen/ctrl/v1/acme_pb.js";
 import { DnsRecordPurpose, NetworkService, type Domain } from "../../src/gen/ctrl/v1/network_pb.js";
 import { ConditionStatus } from "../../src/gen/ctrl/v1/resources_pb.js";
@@ -79,6 +81,10 @@ describe("certificates over DNS-01 through the _acme-challenge delegation", () =
     await network().removeDomain({ domainId: domain.id });
     assert.deepEqual(await app.db.selectFrom("certificates").select("id").where("hostname", "=", "early.example.com").execute(), []);
     assert.deepEqual(await app.db.selectFrom("acme_challenges").select("id").where("dns_name", "=", delegation.value).execute(), []);
+    // The Domain object's re-check may have found it verified just before the removal: its next
+    // step, ordering a certificate, then runs after it and must not write one for the gone domain.
+    assert.equal(await app.db.transaction().execute((trx) => certificateToOrder(trx, domain.id, loadConfig(app.env))), null);
+    assert.deepEqual(await app.db.selectFrom("certificates").select("id").where("hostname", "=", "early.example.com").execute(), []);
   });
 
   it("answers the challenge zone from MySQL and refuses names outside it", async () => {

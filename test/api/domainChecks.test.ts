@@ -6,19 +6,14 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { timestampDate } from "@bufbuild/protobuf/wkt";
 import { DnsRecordPurpose, DomainStatus, NetworkService, type Domain } from "../../src/gen/ctrl/v1/network_pb.js";
+import { queryAdmin } from "../../src/restate/admin.js";
 import { startApp, type App } from "../support/app.js";
 import { createProject, type ProjectFixture } from "../support/fixtures.js";
 import { until } from "../support/until.js";
 
 /** The Domain object's state rows for one key, through the Restate admin SQL API. */
-async function objectState(app: App, domainId: string): Promise<{ key: string; value_utf8: string }[]> {
-  const response = await fetch(`${app.stack.restate.adminUrl}/query`, {
-    method: "POST",
-    headers: { "content-type": "application/json", accept: "application/json" },
-    body: JSON.stringify({ query: `SELECT key, value_utf8 FROM state WHERE service_name = 'Domain' AND service_key = '${domainId}'` }),
-  });
-  assert.equal(response.status, 200, await response.clone().text());
-  return ((await response.json()) as { rows: { key: string; value_utf8: string }[] }).rows;
+function objectState(app: App, domainId: string): Promise<{ key: string; value_utf8: string }[]> {
+  return queryAdmin(app.stack.restate.adminUrl, `SELECT key, value_utf8 FROM state WHERE service_name = 'Domain' AND service_key = '${domainId}'`);
 }
 
 describe("durable domain re-checks", () => {

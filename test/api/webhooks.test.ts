@@ -107,10 +107,10 @@ describe("webhooks", () => {
         () => "ok",
         (error: unknown) => Code[ConnectError.from(error).code],
       );
-    assert.equal(await codeOf(network().createWebhookEndpoint({ workspaceId: acme.workspaceId, url: "http://example.com/hook" })), "InvalidArgument");
+    assert.equal(await codeOf(network().createWebhookEndpoint({ workspaceId: acme.workspaceId, url: "http://hooks.acme.invalid/hook" })), "InvalidArgument");
     assert.equal(await codeOf(network().createWebhookEndpoint({ workspaceId: acme.workspaceId, url: "not a url" })), "InvalidArgument");
-    assert.equal(await codeOf(network().createWebhookEndpoint({ workspaceId: acme.workspaceId, url: "https://hooks.example.com/x", eventTypes: ["Nope"] })), "InvalidArgument");
-    const { endpoint } = await network().createWebhookEndpoint({ workspaceId: acme.workspaceId, url: "https://hooks.example.com/x" });
+    assert.equal(await codeOf(network().createWebhookEndpoint({ workspaceId: acme.workspaceId, url: "https://hooks.acme.invalid/x", eventTypes: ["Nope"] })), "InvalidArgument");
+    const { endpoint } = await network().createWebhookEndpoint({ workspaceId: acme.workspaceId, url: "https://hooks.acme.invalid/x" });
     const globex = app.client(NetworkService, "globex");
     assert.equal(await codeOf(globex.listWebhookDeliveries({ endpointId: endpoint!.id })), "NotFound");
     assert.equal(await codeOf(globex.deleteWebhookEndpoint({ endpointId: endpoint!.id })), "NotFound");

@@ -12,11 +12,11 @@ import { isId, newId } from "../../src/db/ids.js";
 import { migrateDown, migrateDownAll, migrateToLatest, migrationStatus } from "../../src/db/migrate.js";
 import { migrations } from "../../src/db/migrations/index.js";
 import type { Database } from "../../src/db/schema.js";
-import { startPrivateMariaDb, type PrivateMariaDb } from "./_privateMariaDb.js";
+import { startMariaDb, type MariaDb } from "../harness/index.js";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-let server: PrivateMariaDb;
+let server: MariaDb;
 let db: Kysely<Database>;
 
 async function tableNames(): Promise<string[]> {
@@ -79,7 +79,7 @@ function customDomain(f: Fixture, tenantId: string, hostname: string, status: "p
 }
 
 before(async () => {
-  server = await startPrivateMariaDb();
+  server = await startMariaDb();
   await ensureDatabase(server.url); // exists already: must be a no-op
   db = createDb(server.url, { poolSize: 25 });
 });
@@ -367,6 +367,37 @@ describe("outbox", () => {
 });
 
 describe("migrations with data", () => {
+  test("hostname_reservations: existing projects get their live and environment labels", async () => {
+    // Back to just before the reservations (and whatever came after them).
+    const names = Object.keys(migrations);
+    const since = names.slice(names.indexOf("2026_12_01_100_hostname_reservations"));
+    assert.deepEqual(await migrateDown(db, since.length), [...since].reverse());
+    const older = await fixture();
+    await db.insertInto("environments").values({ id: newId("env"), project_id: older.projectId, slug: "staging" }).execute();
+    await migrateToLatest(db);
+    const labels = await db.selectFrom("hostname_reservations").select(["label", "project_id"]).where("project_id", "=", older.projectId).orderBy("label").execute();
+    const ws = older.workspaceId.replace("_", "-");
+    assert.deepEqual(labels.map((l) => l.label).sort(), [`app-${ws}`, `app-env-production-${ws}`, `app-env-staging-${ws}`].sort());
+  });
+
+  test("instances_per_deployment: an instance id is unique per deployment; down keeps one row per id", async () => {
+    const names = Object.keys(migrations);
+    const since = names.slice(names.indexOf("2026_12_01_200_instances_per_deployment"));
+    const [a, b] = [await fixture(), await fixture()];
+    const instance = (deploymentId: string, address: string) => ({ id: "i-0", deployment_id: deploymentId, region: "eu", status: "running", address });
+    await db.insertInto("instances").values(instance(a.deploymentId, "10.0.0.1:80")).execute();
+    await db.insertInto("instances").values(instance(b.deploymentId, "10.0.0.2:80")).execute();
+    await db.insertInto("deployment_topology").values({ deployment_id: a.deploymentId, region: "eu", desired_status: "running", replicas: 1, version: 0, reported_version: 7 }).execute();
+    assert.deepEqual(await migrateDown(db, since.length), [...since].reverse());
+    const kept = await db.selectFrom("instances").select(["deployment_id", "address"]).where("id", "=", "i-0").execute();
+    assert.equal(kept.length, 1, "one row per id under the old key");
+    await assert.rejects(db.insertInto("instances").values(instance(b.deploymentId, "10.0.0.3:80")).execute(), duplicateKey);
+    await migrateToLatest(db);
+    await db.insertInto("instances").values(instance(kept[0]!.deployment_id === a.deploymentId ? b.deploymentId : a.deploymentId, "10.0.0.3:80")).execute();
+    const topology = await db.selectFrom("deployment_topology").select("reported_version").where("deployment_id", "=", a.deploymentId).executeTakeFirstOrThrow();
+    assert.equal(Number(topology.reported_version), 0, "the column comes back with its default");
+  });
+
   test("down removes populated tables; up again starts empty", async () => {
     assert.deepEqual(await migrateDownAll(db), [...Object.keys(migrations)].reverse());
     assert.deepEqual((await tableNames()).filter((t) => !t.startsWith("kysely_")), []);

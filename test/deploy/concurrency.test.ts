@@ -63,3 +63,24 @@ describe("50 concurrent promote/rollback calls on one project", () => {
     }
   });
 });
+
+describe("concurrent creation of projects and environments", () => {
+  let app: App;
+  before(async () => {
+    app = await startApp();
+  });
+  after(async () => {
+    await app?.stop();
+  });
+
+  // Concurrent creations lock neighbouring gaps of hostname_reservations; a deadlock victim is
+  // run again instead of surfacing as Internal (it once failed CI exactly so).
+  it("creates 16 projects at once, each with its environments, none failing", async () => {
+    const results = await Promise.allSettled(Array.from({ length: 16 }, () => createProject(app, "acme", ["staging", "preview"])));
+    const failures = results.flatMap((r) => (r.status === "rejected" ? [String(ConnectError.from(r.reason).message)] : []));
+    assert.deepEqual(failures, []);
+    const ids = results.map((r) => (r as PromiseFulfilledResult<{ projectId: string }>).value.projectId);
+    const environments = await app.db.selectFrom("environments").select(["project_id"]).where("project_id", "in", ids).execute();
+    assert.equal(environments.length, 16 * 3);
+  });
+});

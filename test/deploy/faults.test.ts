@@ -3,9 +3,6 @@
 // MariaDB restart mid-deploy. Each time the workflow completes exactly once.
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { rmSync } from "node:fs";
-import os from "node:os";
-import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { sql } from "kysely";
 import { createDb } from "../../src/db/connect.js";
@@ -18,15 +15,18 @@ import { until } from "../support/until.js";
 
 const DEPLOY_STEPS = [
   "load deployment",
+  "resolve image",
   "phase building: skipped (pre-built image)",
   "phase deploying: start",
   "write topology",
   "await instances: publish awakeable",
+  "scrape openapi spec",
   "phase deploying: end",
   "phase network: start",
   "assign domains",
   "phase network: end",
   "phase finalizing: start",
+  "check api changes (activate)",
   "mark ready and swap live (activate)",
   "phase finalizing: end",
 ];
@@ -61,25 +61,30 @@ describe("faults", () => {
     await app?.stop();
   });
 
-  const markers: string[] = [];
-  after(() => markers.forEach((marker) => rmSync(marker, { force: true })));
-
-  /** A second switchyard (same stack) that kills itself after `step`; returns it and its marker. */
-  async function crashingSwitchyard(stepName: string): Promise<{ crashing: Switchyard; marker: string }> {
+  /**
+   * Replaces app.switchyard with one (same stack) that kills itself after `step`. The fault is
+   * armed for every invocation the new process serves, so whatever earlier work still runs must
+   * end first: GetDeployment says READY once the swap committed, while the workflow still has
+   * "phase finalizing: end" to run — retried after the previous kill with Restate's backoff, it
+   * would reach the next switchyard (maybe before its API listens) and hit a fault meant for
+   * the deployment the test is about to create.
+   */
+  async function crashingSwitchyard(stepName: string): Promise<Switchyard> {
+    await app.stack.restate.waitUntilQuiet();
     await app.switchyard.stop();
-    const marker = path.join(os.tmpdir(), `switchyard-fault-${randomBytes(6).toString("hex")}`);
-    markers.push(marker);
-    const crashing = await startSwitchyard(
-      { ...app.env, SWITCHYARD_FAULT_KILL_AFTER_STEP: stepName, SWITCHYARD_FAULT_MARKER: marker },
-      { readyTimeoutMs: 30_000 },
-    );
-    return { crashing, marker };
+    app.switchyard = await startSwitchyard(app.env, { killAfterStep: stepName });
+    return app.switchyard;
+  }
+
+  /** The fault fired in `targets` (service/key/handler prefixes), not in other work. */
+  function assertFaultHit(crashing: Switchyard, ...targets: string[]) {
+    const hit = crashing.faultHit();
+    assert.ok(hit && targets.some((t) => hit.target.startsWith(t)), `the fault hit ${hit?.target ?? "nothing"}, expected ${targets.join(" or ")}`);
   }
 
   it("a deploy survives SIGKILL of switchyard after each of its steps, completing exactly once", async () => {
     for (const stepName of DEPLOY_STEPS) {
-      const { crashing } = await crashingSwitchyard(stepName);
-      app.switchyard = crashing;
+      const crashing = await crashingSwitchyard(stepName);
       try {
         const fixture = await createProject(app);
         // The process may die while CreateDeployment is still answering: the pipeline retries
@@ -92,6 +97,7 @@ describe("faults", () => {
         await crashing.restart();
         const created = await create();
         if (first) assert.equal(created.id, first.id, "the retry returns the same deployment");
+        assertFaultHit(crashing, `Deployment/${created.id}/`, `Project/${fixture.projectId}/`);
         await reportInstances(app, "acme", created.id);
         const done = await waitForStatus(app, "acme", created.id);
         assert.equal(done.status, DeploymentStatus.READY, `${stepName}: ${done.errorMessage}`);
@@ -107,13 +113,13 @@ describe("faults", () => {
     const fixture = await createProject(app);
     const v1 = await deploy(app, fixture);
     const v2 = await deploy(app, fixture);
-    const { crashing } = await crashingSwitchyard("swap live (rollback)");
-    app.switchyard = crashing;
+    const crashing = await crashingSwitchyard("swap live (rollback)");
     const client = app.client(DeployService);
     const key = `rollback-${randomBytes(4).toString("hex")}`;
     await client.rollback({ deploymentId: v1.id, idempotencyKey: key }).catch(() => undefined);
     await until("switchyard to die after the swap", () => !crashing.process.running);
     await crashing.restart();
+    assertFaultHit(crashing, `Project/${fixture.projectId}/rollback`);
     const retried = await client.rollback({ deploymentId: v1.id, idempotencyKey: key });
     assert.equal(retried.state?.liveDeploymentId, v1.id);
     assert.equal(retried.state?.previousLiveDeploymentId, v2.id);

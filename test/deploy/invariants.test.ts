@@ -1,11 +1,13 @@
-// The invariants of ARCHITECTURE.md §5 that deployments and routing must keep, each in a test
+// The invariants of docs/invariants.md that deployments and routing must keep, each in a test
 // named after it, against the real MariaDB, restate-server and switchyard process.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
+import { Code, ConnectError } from "@connectrpc/connect";
 import { sql } from "kysely";
 import { createDb } from "../../src/db/connect.js";
 import { readChanges } from "../../src/db/changes.js";
 import { isLocalHostname } from "../../src/domain/localHostnames.js";
+import { loadDeploymentTarget, upsertGatewayConfigs } from "../../src/routing/gatewayConfig.js";
 import { DeployService, DeploymentStatus } from "../../src/gen/ctrl/v1/deploy_pb.js";
 import { RoutingService } from "../../src/gen/ctrl/v1/routing_pb.js";
 import { StickyLevel } from "../../src/gen/ctrl/v1/resources_pb.js";
@@ -198,20 +200,28 @@ describe("invariants of deployments and routing", () => {
     all.forEach((c, i) => assert.equal(c.version, start + 1 + i));
   });
 
-  it("local-domains-filtered: local hostnames are routed but get no gateway config", async () => {
+  it("local-domains-filtered: local hostnames are never routed and get no gateway config", async () => {
     const { fixture, v2 } = await twoDeployments(app);
-    const hostnames = ["app.local", "api.test", "localhost", "web.localhost", "127.0.0.1", "public.example.com", `extra.${APEX}`];
-    const response = await app.client(RoutingService).assignDomains({
-      projectId: fixture.projectId,
-      deploymentId: v2,
-      domains: hostnames.map((hostname) => ({ hostname, sticky: StickyLevel.BRANCH })),
+    // No project owns a developer-local name (nobody can verify it): AssignDomains refuses them.
+    for (const hostname of ["app.local", "api.test", "localhost", "web.localhost"]) {
+      await assert.rejects(
+        app.client(RoutingService).assignDomains({ projectId: fixture.projectId, deploymentId: v2, domains: [{ hostname, sticky: StickyLevel.BRANCH }] }),
+        (error: unknown) => ConnectError.from(error).code === Code.FailedPrecondition,
+        hostname,
+      );
+    }
+    await assert.rejects(app.client(RoutingService).assignDomains({ projectId: fixture.projectId, deploymentId: v2, domains: [{ hostname: "127.0.0.1", sticky: StickyLevel.BRANCH }] }), /IP address/);
+    // The gateway-config builder itself skips local names, and keeps those under the apex.
+    const written = await app.db.transaction().execute(async (trx) => {
+      const target = await loadDeploymentTarget(trx, v2);
+      return upsertGatewayConfigs(trx, target, ["app.local", "api.test", "localhost", "web.localhost", "127.0.0.1", `${fixture.projectSlug}-${fixture.workspaceSlug}.${APEX}`], APEX);
     });
-    assert.deepEqual(response.changed.map((r) => r.hostname).sort(), [...hostnames].sort());
-    assert.deepEqual(response.changed.filter((r) => r.isLocal).map((r) => r.hostname).sort(), ["127.0.0.1", "api.test", "app.local", "localhost", "web.localhost"]);
+    assert.deepEqual(written.hostnames, [`${fixture.projectSlug}-${fixture.workspaceSlug}.${APEX}`]);
     const state = await snapshot(app.db, fixture.projectId);
-    for (const hostname of hostnames) {
-      assert.equal(state.routes.get(hostname)?.deploymentId, v2, `${hostname} is routed`);
-      assert.equal(state.gatewayConfigs.has(hostname), !isLocalHostname(hostname, APEX), `${hostname} gateway config`);
+    for (const hostname of ["app.local", "api.test", "localhost", "web.localhost", "127.0.0.1"]) {
+      assert.equal(state.routes.has(hostname), false, `${hostname} is not routed`);
+      assert.equal(state.gatewayConfigs.has(hostname), false, `${hostname} has no gateway config`);
+      assert.ok(isLocalHostname(hostname, APEX));
     }
     assert.deepEqual(assertGatewayBeforeRoute(state, (h) => isLocalHostname(h, APEX)), []);
   });

@@ -22,7 +22,7 @@ import { newId } from "../../src/db/ids.js";
 import { migrateToLatest } from "../../src/db/migrate.js";
 import type { Database } from "../../src/db/schema.js";
 import { startChallengeZoneServer, type ChallengeZoneServer } from "../../src/dns/challengeZoneServer.js";
-import { acmeDelegationTarget, challengeZoneOf } from "../../src/domain/domainRecords.js";
+import { acmeDelegationTarget, challengeZoneOf } from "../../src/customDomains/records.js";
 import { createLogger } from "../../src/log.js";
 import { LOOPBACK, pidAlive, repoRoot, runningProcesses, startMariaDb, startPebble, startUnbound, type MariaDb, type Pebble, type Unbound } from "../harness/index.js";
 import { until } from "../support/until.js";

@@ -14,6 +14,12 @@ export const REQUIRED_BINARIES: ReadonlyArray<readonly [binary: string, debianPa
   ["caddy", "caddy"],
   ["openssl", "openssl"],
   ["unbound", "unbound"],
+  ["prometheus", "prometheus"],
+  ["podman", "podman"],
+  ["runc", "runc"],
+  ["docker-registry", "docker-registry"],
+  ["busybox", "busybox-static"],
+  ["git", "git"],
 ];
 
 /** Names every missing program at once ([] when all are present). */

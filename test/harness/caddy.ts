@@ -9,6 +9,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { requireBinary } from "./binaries.js";
 import { canConnect, freePort, httpRequest, LOOPBACK, looksLikePortClash, type HttpResponse } from "./net.js";
+import { processControls } from "./controls.js";
 import { ManagedProcess, makeTempDir, removeTempDir } from "./process.js";
 
 export type CaddyConfig = Record<string, unknown>;
@@ -118,7 +119,7 @@ export async function startCaddy(opts: CaddyOptions = {}): Promise<Caddy> {
         );
       };
 
-      let t0 = performance.now();
+      const t0 = performance.now();
       proc.start();
       try {
         await waitReady();
@@ -130,7 +131,6 @@ export async function startCaddy(opts: CaddyOptions = {}): Promise<Caddy> {
         throw error;
       }
       let startMs = performance.now() - t0;
-      let stopped = false;
 
       return {
         adminUrl,
@@ -168,21 +168,7 @@ export async function startCaddy(opts: CaddyOptions = {}): Promise<Caddy> {
         },
         get: (hostHeader, urlPath = "/") =>
           httpRequest(`http://${LOOPBACK}:${httpPort}${urlPath}`, { headers: { host: hostHeader } }),
-        kill: () => proc.kill(),
-        async restart() {
-          if (stopped) throw new Error("caddy: restart() after stop()");
-          t0 = performance.now();
-          await proc.restart();
-          await waitReady();
-          startMs = performance.now() - t0;
-        },
-        async stop() {
-          if (stopped) return;
-          stopped = true;
-          await proc.stop();
-          await removeTempDir(baseDir);
-        },
-        logs: (maxLines?: number) => proc.logs(maxLines),
+        ...processControls("caddy", proc, { ready: waitReady, restarted: (ms) => (startMs = ms), cleanup: () => removeTempDir(baseDir) }),
       };
     }
   } catch (error) {

@@ -16,6 +16,7 @@ import { promisify } from "node:util";
 import { createDatabase, installDatadir, mariadbdArgs, selectOne } from "../../src/dev/mariadb.js";
 import { commandOutput, findBinary, requireBinary } from "./binaries.js";
 import { canConnect, freePort, LOOPBACK, looksLikePortClash } from "./net.js";
+import { processControls } from "./controls.js";
 import { ManagedProcess, makeTempDir, pidAlive, removeTempDir, sleep } from "./process.js";
 
 const execFileAsync = promisify(execFile);
@@ -186,7 +187,6 @@ export async function startMariaDb(opts: MariaDbOptions = {}): Promise<MariaDb> 
 
       await createDatabase(port, database);
 
-      let stopped = false;
       return {
         url: `mysql://root@${LOOPBACK}:${port}/${database}`,
         host: LOOPBACK,
@@ -204,21 +204,7 @@ export async function startMariaDb(opts: MariaDbOptions = {}): Promise<MariaDb> 
           return startMs;
         },
         process: proc,
-        kill: () => proc.kill(),
-        async restart() {
-          if (stopped) throw new Error("mariadbd: restart() after stop()");
-          const t0 = performance.now();
-          await proc.restart();
-          await waitReady();
-          startMs = performance.now() - t0;
-        },
-        async stop() {
-          if (stopped) return;
-          stopped = true;
-          await proc.stop();
-          await removeTempDir(baseDir);
-        },
-        logs: (maxLines?: number) => proc.logs(maxLines),
+        ...processControls("mariadbd", proc, { ready: async () => void (await waitReady()), restarted: (ms) => (startMs = ms), cleanup: () => removeTempDir(baseDir) }),
       };
     }
   } catch (error) {

@@ -2,12 +2,19 @@
 // (ingress, admin + UI, node-to-node fabric), TCP only (no unix sockets), two partitions, a
 // small RocksDB budget, no telemetry. restart() reuses the same ports and base dir, so the
 // journal, state and registered deployments survive a SIGKILL.
+//
+// waitUntilQuiet() waits for every invocation that is running or about to run (retrying,
+// suspended, queued) to end — before a test swaps the switchyard that serves them for one armed
+// with a fault, so the fault can only hit work the test starts afterwards.
 
 import path from "node:path";
 import { restateServerBinary } from "./binaries.js";
 import { healthy, restateServerEnv } from "../../src/dev/restate.js";
+import { ensureIdentityKeyPair } from "../../src/restate/identityKeys.js";
+import { queryAdmin } from "../../src/restate/admin.js";
 import { freePort, LOOPBACK, looksLikePortClash } from "./net.js";
-import { ManagedProcess, makeTempDir, removeTempDir } from "./process.js";
+import { processControls } from "./controls.js";
+import { ManagedProcess, makeTempDir, removeTempDir, sleep } from "./process.js";
 
 export interface RestateOptions {
   /** Readiness deadline per start. Default 15 000 ms. */
@@ -28,11 +35,17 @@ export interface Restate {
   /** Node-to-node (message fabric) port. */
   readonly nodePort: number;
   readonly baseDir: string;
+  /** `publickeyv1_…` of the key this server signs its requests with (for SWITCHYARD_RESTATE_IDENTITY_KEYS). */
+  readonly identityKey: string;
   readonly pid: number;
   readonly pids: readonly number[];
   /** Milliseconds the last start took until admin and ingress were healthy. */
   readonly startMs: number;
   readonly process: ManagedProcess;
+  /** Invocations not completed, except delayed calls not yet due (Restate's sys_invocation). */
+  inFlight(): Promise<InvocationInFlight[]>;
+  /** Waits (bounded, default 30 s) until inFlight() is empty; the error lists what still runs. */
+  waitUntilQuiet(timeoutMs?: number): Promise<void>;
   kill(): Promise<void>;
   /** Start again with the same ports and base dir (state kept); waits until healthy. */
   restart(): Promise<void>;
@@ -40,10 +53,20 @@ export interface Restate {
   logs(maxLines?: number): string;
 }
 
+export interface InvocationInFlight {
+  id: string;
+  /** service/key/handler */
+  target: string;
+  /** pending, ready, running, backing-off, suspended, paused */
+  status: string;
+}
+
 export async function startRestate(opts: RestateOptions = {}): Promise<Restate> {
   const binary = restateServerBinary();
   const readyTimeoutMs = opts.readyTimeoutMs ?? 15_000;
   const baseDir = await makeTempDir("restate");
+  // Like production: restate-server signs every request, and switchyard checks the signature.
+  const identity = ensureIdentityKeyPair(baseDir);
   try {
     for (let attempt = 1; ; attempt++) {
       const [ingressPort, adminPort, nodePort] = [await freePort(), await freePort(), await freePort()];
@@ -62,6 +85,7 @@ export async function startRestate(opts: RestateOptions = {}): Promise<Restate> 
             nodeName: "switchyard-test",
             partitions: opts.partitions ?? 2,
           }),
+          RESTATE_WORKER__INVOKER__REQUEST_IDENTITY_PRIVATE_KEY_PEM_FILE: identity.pemFile,
           ...opts.env,
         },
         cwd: baseDir,
@@ -76,7 +100,7 @@ export async function startRestate(opts: RestateOptions = {}): Promise<Restate> 
         await proc.waitUntil(`ingress ${ingressUrl}/restate/health`, () => healthy(`${ingressUrl}/restate/health`), left());
       };
 
-      let t0 = performance.now();
+      const t0 = performance.now();
       proc.start();
       try {
         await waitReady();
@@ -87,7 +111,8 @@ export async function startRestate(opts: RestateOptions = {}): Promise<Restate> 
         throw error;
       }
       let startMs = performance.now() - t0;
-      let stopped = false;
+      const inFlight = () =>
+        queryAdmin<InvocationInFlight>(adminUrl, "SELECT id, target, status FROM sys_invocation WHERE status NOT IN ('completed', 'scheduled') ORDER BY created_at");
 
       return {
         ingressUrl,
@@ -96,6 +121,7 @@ export async function startRestate(opts: RestateOptions = {}): Promise<Restate> 
         adminPort,
         nodePort,
         baseDir,
+        identityKey: identity.publicKey,
         get pid() {
           return proc.pid;
         },
@@ -106,21 +132,20 @@ export async function startRestate(opts: RestateOptions = {}): Promise<Restate> 
           return startMs;
         },
         process: proc,
-        kill: () => proc.kill(),
-        async restart() {
-          if (stopped) throw new Error("restate-server: restart() after stop()");
-          t0 = performance.now();
-          await proc.restart();
-          await waitReady();
-          startMs = performance.now() - t0;
+        inFlight,
+        async waitUntilQuiet(timeoutMs = 30_000) {
+          const deadline = Date.now() + timeoutMs;
+          for (;;) {
+            const running = await inFlight();
+            if (running.length === 0) return;
+            if (Date.now() >= deadline) {
+              const list = running.map((i) => `${i.target} ${i.status} (${i.id})`).join(", ");
+              throw proc.failure(`invocations still in flight after ${timeoutMs} ms: ${list}`);
+            }
+            await sleep(100);
+          }
         },
-        async stop() {
-          if (stopped) return;
-          stopped = true;
-          await proc.stop();
-          await removeTempDir(baseDir);
-        },
-        logs: (maxLines?: number) => proc.logs(maxLines),
+        ...processControls("restate-server", proc, { ready: waitReady, restarted: (ms) => (startMs = ms), cleanup: () => removeTempDir(baseDir) }),
       };
     }
   } catch (error) {

@@ -8,6 +8,7 @@ import { startMariaDb, type MariaDb, type MariaDbOptions } from "./mariadb.js";
 import { freePort, LOOPBACK } from "./net.js";
 import { startPebble, type Pebble, type PebbleOptions } from "./pebble.js";
 import { startRestate, type Restate, type RestateOptions } from "./restate.js";
+import { startRestateCluster, type RestateClusterOptions } from "./restateCluster.js";
 
 export interface StackOptions {
   /** Start Pebble and challtestsrv (true, or their options). */
@@ -15,7 +16,8 @@ export interface StackOptions {
   /** Start Caddy (true, or its options). */
   caddy?: boolean | CaddyOptions;
   mariadb?: MariaDbOptions;
-  restate?: RestateOptions;
+  /** One restate-server, or with `nodes` a Restate cluster (restateCluster.ts) of that shape. */
+  restate?: RestateOptions | (RestateClusterOptions & { nodes: number });
 }
 
 export interface Stack {
@@ -43,7 +45,7 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
 
   const results = await Promise.allSettled([
     startMariaDb(opts.mariadb),
-    startRestate(opts.restate),
+    opts.restate && "nodes" in opts.restate ? startRestateCluster(opts.restate) : startRestate(opts.restate),
     pebbleOpts ? startPebble(pebbleOpts) : Promise.resolve(undefined),
     caddyOpts ? startCaddy(caddyOpts) : Promise.resolve(undefined),
   ] as const);
@@ -73,10 +75,15 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
         SWITCHYARD_HOST: LOOPBACK,
         SWITCHYARD_PORT: String(await freePort()),
         SWITCHYARD_ENDPOINT_PORT: String(await freePort()),
+        // Every test's switchyard serves /metrics (a Prometheus of the test may scrape it).
+        SWITCHYARD_METRICS_LISTEN: `${LOOPBACK}:${await freePort()}`,
         DATABASE_URL: mariadb.url,
         RESTATE_ADMIN_URL: restate.adminUrl,
         RESTATE_INGRESS_URL: restate.ingressUrl,
         SWITCHYARD_LOG_LEVEL: "warn",
+        SWITCHYARD_RESTATE_IDENTITY_KEYS: restate.identityKey,
+        // Test receivers (webhooks) listen on loopback; production allows public addresses only.
+        SWITCHYARD_OUTBOUND_ALLOWED_RANGES: "127.0.0.0/8,::1/128",
         // With Pebble, challtestsrv's DNS stands in for the customers' DNS, and Pebble is the CA
         // (its HTTPS certificate trusted through NODE_EXTRA_CA_CERTS).
         ...(pebble

@@ -2,11 +2,21 @@
 // repository root, with the caller's environment on top of this process's. Ready when its API
 // port (SWITCHYARD_PORT) accepts TCP connections and, if `readyPath` is given, answers an HTTP
 // GET with any status.
+//
+// With `killAfterStep` the process SIGKILLs itself right after the first step of that name it
+// runs (src/faults.ts), once: the marker lives in its temp dir, so restart() runs through. The
+// kill is armed for every invocation the process serves — also ones Restate delivers as soon as
+// the endpoint listens, before the API does — so call stack.restate.waitUntilQuiet() before
+// stopping the switchyard this one replaces. faultHit() says which invocation it hit, and a
+// death by the fault is named as such in failures.
 
 import path from "node:path";
 import { repoRoot } from "./binaries.js";
 import { canConnect, httpRequest } from "./net.js";
+import { processControls } from "./controls.js";
 import { ManagedProcess, makeTempDir, removeTempDir } from "./process.js";
+import { readFaultMarker, type FaultHit } from "../../src/faults.js";
+import { SWITCHYARD_START_TIMEOUT_MS, switchyardArgs } from "./switchyardCommand.js";
 
 export interface SwitchyardOptions {
   /** Arguments after src/main.ts. Default ["serve"]. */
@@ -17,6 +27,8 @@ export interface SwitchyardOptions {
   readyTimeoutMs?: number;
   /** Name in messages and logs. Default "switchyard". */
   name?: string;
+  /** Arm SWITCHYARD_FAULT_KILL_AFTER_STEP with this step name (one-shot, see above). */
+  killAfterStep?: string;
 }
 
 export interface Switchyard {
@@ -26,6 +38,7 @@ export interface Switchyard {
   readonly pid: number;
   readonly pids: readonly number[];
   readonly startMs: number;
+  /** The environment it was started with (without the fault variables of killAfterStep). */
   readonly env: Readonly<Record<string, string>>;
   readonly process: ManagedProcess;
   kill(): Promise<void>;
@@ -33,6 +46,8 @@ export interface Switchyard {
   restart(): Promise<void>;
   stop(): Promise<void>;
   logs(maxLines?: number): string;
+  /** Where the killAfterStep fault fired (which invocation), once it has. */
+  faultHit(): FaultHit | undefined;
 }
 
 export async function startSwitchyard(env: Record<string, string>, opts: SwitchyardOptions = {}): Promise<Switchyard> {
@@ -43,16 +58,24 @@ export async function startSwitchyard(env: Record<string, string>, opts: Switchy
   }
   const host = env.SWITCHYARD_HOST || "127.0.0.1";
   const url = `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
-  const readyTimeoutMs = opts.readyTimeoutMs ?? 15_000;
+  const readyTimeoutMs = opts.readyTimeoutMs ?? SWITCHYARD_START_TIMEOUT_MS;
   const baseDir = await makeTempDir(name);
+  const marker = path.join(baseDir, "fault-marker.json");
+  const fault = opts.killAfterStep ? { SWITCHYARD_FAULT_KILL_AFTER_STEP: opts.killAfterStep, SWITCHYARD_FAULT_MARKER: marker } : {};
+  const faultHit = () => (opts.killAfterStep ? readFaultMarker(marker) : undefined);
   const proc = new ManagedProcess({
     name,
     command: process.execPath,
-    args: ["--import", "tsx", path.join("src", "main.ts"), ...(opts.args ?? ["serve"])],
-    env: { ...process.env, ...env },
+    args: switchyardArgs(...(opts.args ?? ["serve"])),
+    env: { ...process.env, ...env, ...fault },
     cwd: repoRoot,
     logFile: path.join(baseDir, `${name}.log`),
     stopTimeoutMs: 10_000,
+    explainSignal: (pid) => {
+      const hit = faultHit();
+      if (hit?.pid !== pid) return undefined;
+      return `a fault marker: itself, after step "${hit.step}" of ${hit.target} (${hit.invocationId}), as SWITCHYARD_FAULT_KILL_AFTER_STEP asked`;
+    },
   });
 
   const waitReady = async (): Promise<void> => {
@@ -69,7 +92,7 @@ export async function startSwitchyard(env: Record<string, string>, opts: Switchy
     }
   };
 
-  let t0 = performance.now();
+  const t0 = performance.now();
   proc.start();
   try {
     await waitReady();
@@ -80,7 +103,6 @@ export async function startSwitchyard(env: Record<string, string>, opts: Switchy
     throw error;
   }
   let startMs = performance.now() - t0;
-  let stopped = false;
 
   return {
     url,
@@ -96,20 +118,7 @@ export async function startSwitchyard(env: Record<string, string>, opts: Switchy
       return startMs;
     },
     process: proc,
-    kill: () => proc.kill(),
-    async restart() {
-      if (stopped) throw new Error(`${name}: restart() after stop()`);
-      t0 = performance.now();
-      await proc.restart();
-      await waitReady();
-      startMs = performance.now() - t0;
-    },
-    async stop() {
-      if (stopped) return;
-      stopped = true;
-      await proc.stop();
-      await removeTempDir(baseDir);
-    },
-    logs: (maxLines?: number) => proc.logs(maxLines),
+    ...processControls(name, proc, { ready: waitReady, restarted: (ms) => (startMs = ms), cleanup: () => removeTempDir(baseDir) }),
+    faultHit,
   };
 }

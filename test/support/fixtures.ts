@@ -1,10 +1,13 @@
 // Builders for the tests of deployments and routing: a tenant's workspace and project through
 // the real API, and a deployment driven to READY by reporting its instances through the real
-// ClusterService RPC (the agent's job, until the agent exists).
+// ClusterService RPC with the region's agent credential, as an agent would once it sees the
+// deployment's desired state.
 import { randomBytes } from "node:crypto";
+import { Code, ConnectError } from "@connectrpc/connect";
 import { ClusterService, InstanceStatus, RegionDeploymentStatus } from "../../src/gen/ctrl/v1/cluster_pb.js";
 import { DeployService, DeploymentStatus, type Deployment } from "../../src/gen/ctrl/v1/deploy_pb.js";
 import type { App } from "./app.js";
+import { until } from "./until.js";
 
 export type Tenant = "acme" | "globex";
 
@@ -73,9 +76,23 @@ export async function deploy(app: App, fixture: ProjectFixture, opts: DeployOpti
   return deployment!;
 }
 
-/** The agent's report for region "local": one instance, running or failed. */
-export async function reportInstances(app: App, tenant: Tenant, deploymentId: string, status: "running" | "failed" = "running") {
-  await app.client(ClusterService, tenant).reportDeploymentStatus({
+/**
+ * The agent's report for region "local": one instance, running or failed — sent, like an agent
+ * would, once the deployment's desired state exists in the region. `_tenant` is the deployment's
+ * owner (the report itself uses the region's credential, which spans tenants).
+ */
+export async function reportInstances(app: App, _tenant: Tenant, deploymentId: string, status: "running" | "failed" = "running") {
+  const cluster = app.client(ClusterService, { token: app.tokens.agents.local });
+  await until(`desired state of ${deploymentId} in region local`, () =>
+    cluster.getDesiredDeploymentState({ deploymentId, region: "local" }).then(
+      () => true,
+      (error: unknown) => {
+        if (ConnectError.from(error).code === Code.NotFound) return false;
+        throw error;
+      },
+    ),
+  );
+  await cluster.reportDeploymentStatus({
     deploymentId,
     region: "local",
     status: status === "running" ? RegionDeploymentStatus.RUNNING : RegionDeploymentStatus.FAILED,

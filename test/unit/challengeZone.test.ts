@@ -4,7 +4,7 @@ import { describe, it } from "node:test";
 import type { Packet } from "dns-packet";
 import { chooseChallenge } from "../../src/acme/challengeChoice.js";
 import { answerChallengeQuery } from "../../src/dns/challengeZoneAnswers.js";
-import type { DomainCondition } from "../../src/domain/domainConditions.js";
+import type { DomainCondition } from "../../src/customDomains/conditions.js";
 
 const facts = { zone: "acme.example.net", nameServer: "ns.acme.example.net" };
 const query = (name: string, type: "TXT" | "SOA" | "NS" | "A"): Packet => ({ id: 7, type: "query", flags: 1 << 8, questions: [{ name, type, class: "IN" }] });

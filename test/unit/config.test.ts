@@ -1,24 +1,18 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { ConfigError, loadConfig, parseDuration } from "../../src/config.js";
+import { createLogger } from "../../src/log.js";
+import { startSwitchyard } from "../../src/serve.js";
+import { problemsOf } from "../support/configProblems.js";
 
 const TOKENS = { SWITCHYARD_API_TOKENS: "acme=0123456789abcdef0123" };
-
-function problemsOf(env: NodeJS.ProcessEnv): string[] {
-  try {
-    loadConfig(env);
-  } catch (error) {
-    assert.ok(error instanceof ConfigError);
-    return error.problems;
-  }
-  return [];
-}
 
 describe("configuration", () => {
   it("has loopback defaults and needs only tokens", () => {
     const config = loadConfig(TOKENS);
     assert.equal(config.host, "127.0.0.1");
-    assert.equal(config.apiPort, 8080);
+    assert.equal(config.apiPort, 7080);
+    assert.equal(new URL(config.restateIngressUrl).port, "8080", "Restate's standard ingress port, not the API's");
     assert.deepEqual(config.apiTokens, [{ tenantId: "acme", token: "0123456789abcdef0123" }]);
     assert.deepEqual(config.restateIdentityKeys, []);
     assert.equal(config.standbyGraceMs, 30 * 60_000);
@@ -72,6 +66,22 @@ describe("configuration", () => {
     for (const bad of ["0/1h", "100", "100/soon", "/1h"]) {
       assert.match(problemsOf({ ...TOKENS, SWITCHYARD_ACME_ORDER_BUDGET: bad })[0]!, /^SWITCHYARD_ACME_ORDER_BUDGET: .* is not <orders>\/<duration>/);
     }
+  });
+
+  it("reads the isolation settings: outbound ranges, Restate retries, listener timeouts", () => {
+    const config = loadConfig({ ...TOKENS, SWITCHYARD_OUTBOUND_ALLOWED_RANGES: "127.0.0.0/8, ::1/128", SWITCHYARD_RESTATE_MAX_ATTEMPTS: "5", SWITCHYARD_API_HEADER_TIMEOUT: "2s" });
+    assert.equal(config.outboundAllowedRanges.cidrs.length, 2);
+    assert.deepEqual(config.restateRetry, { maxAttempts: 5, initialIntervalMs: 100, maxIntervalMs: 60_000 });
+    assert.equal(config.apiHeaderTimeoutMs, 2000);
+    const defaults = loadConfig(TOKENS);
+    assert.deepEqual(defaults.outboundAllowedRanges.cidrs, [], "public addresses only unless the operator says otherwise");
+    assert.equal(defaults.restateAllowUnsigned, false);
+    assert.match(problemsOf({ ...TOKENS, SWITCHYARD_OUTBOUND_ALLOWED_RANGES: "10.0.0.0/99" })[0]!, /^SWITCHYARD_OUTBOUND_ALLOWED_RANGES: /);
+    assert.match(problemsOf({ ...TOKENS, SWITCHYARD_RESTATE_MAX_ATTEMPTS: "0" })[0]!, /^SWITCHYARD_RESTATE_MAX_ATTEMPTS: /);
+  });
+
+  it("refuses to serve an endpoint that would accept unsigned Restate requests, unless told to", async () => {
+    await assert.rejects(startSwitchyard(loadConfig(TOKENS), createLogger("silent")), (error: unknown) => error instanceof ConfigError && /SWITCHYARD_RESTATE_IDENTITY_KEYS/.test(error.message));
   });
 
   it("parses durations", () => {

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { customDomainName } from "../../src/domain/customDomainName.js";
-import { acmeDelegationTarget, cnameTarget, requiredRecords } from "../../src/domain/domainRecords.js";
+import { customDomainName } from "../../src/customDomains/name.js";
+import { acmeDelegationTarget, cnameTarget, requiredRecords } from "../../src/customDomains/records.js";
 import { REFUSED_HOSTNAMES as REFUSED } from "../support/badHostnames.js";
 
 const APEX = "switchyard.app";

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { Lookup } from "../../src/dns/dnsProbe.js";
-import { initialConditions } from "../../src/domain/domainConditions.js";
-import { evaluateOwnership, type Expected, type Observation } from "../../src/domain/ownershipCheck.js";
+import { initialConditions } from "../../src/customDomains/conditions.js";
+import { evaluateOwnership, type Expected, type Observation } from "../../src/customDomains/ownershipVerdict.js";
 
 const expected: Expected = {
   hostname: "example.com",

@@ -15,18 +15,19 @@ import {
 } from "../../gen/ctrl/v1/acme_pb.js";
 import { canonicalHostname } from "../../domain/hostname.js";
 import { Vault } from "../../vault/vault.js";
-import { certificateToProto } from "../network/certificates.js";
+import { certificateToProto } from "../certificateToProto.js";
 import { validateDomain } from "./validateDomain.js";
 import { principalOf } from "../auth.js";
 import { fromGateError, invalidArgument, notFound } from "../errors.js";
-import type { ApiDeps } from "../server.js";
+import type { ApiDeps } from "../deps.js";
 import { findWorkspace, requireId } from "../tenancy.js";
 
 // AcmeService: ACME accounts, the certificate that covers a hostname, and the HTTP-01 answer for
 // gateways. Orders themselves are NetworkService.ProvisionCert's (and automatic on verification).
 // ValidateDomain (validateDomain.ts) says which challenge an order would use now.
 
-const EMAIL = /^[^\s@<>()[\],;:"]{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,63}$/;
+// ASCII only: the CA and the account row take an addr-spec, not an internationalised address.
+const EMAIL = /^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@[A-Za-z0-9.-]{1,253}\.[A-Za-z]{2,63}$/;
 
 export function acmeService(deps: ApiDeps): Partial<ServiceImpl<typeof AcmeService>> {
   const { db, config } = deps;
@@ -38,7 +39,7 @@ export function acmeService(deps: ApiDeps): Partial<ServiceImpl<typeof AcmeServi
     async createAcmeUser(req: CreateAcmeUserRequest, context: HandlerContext) {
       if (req.workspaceId === "") throw new ConnectError("workspace_id: the platform account needs operator credentials; give a workspace id", Code.Unauthenticated);
       requireId("workspace_id", req.workspaceId);
-      if (req.email !== "" && !EMAIL.test(req.email)) throw invalidArgument("email", "is not an e-mail address");
+      if (req.email !== "" && !EMAIL.test(req.email)) throw invalidArgument("email", "is not an e-mail address (ASCII, like ops@example.com)");
       await findWorkspace(db, principalOf(context).tenantId, req.workspaceId);
       if (!vault) throw new ConnectError("ACME accounts need SWITCHYARD_MASTER_KEYS to encrypt their keys; it is not configured", Code.FailedPrecondition);
       const { account, created } = await ensureAccount(db, vault, { scope: req.workspaceId, directoryUrl: config.acmeDirectoryUrl, ...(req.email ? { email: req.email } : {}) }).catch(

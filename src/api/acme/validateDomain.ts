@@ -3,9 +3,9 @@ import type { HandlerContext } from "@connectrpc/connect";
 import { challengeFor } from "../../acme/challengeChoice.js";
 import { ChallengeType, ValidateDomainResponseSchema, type ValidateDomainRequest } from "../../gen/ctrl/v1/acme_pb.js";
 import { ConditionStatus, DiagnosisSchema } from "../../gen/ctrl/v1/resources_pb.js";
-import type { ApiDeps } from "../server.js";
-import { domainToProto } from "../network/domainToProto.js";
-import { checkDomainNow } from "../network/verifyDomain.js";
+import type { ApiDeps } from "../deps.js";
+import { domainToProto } from "../domainToProto.js";
+import { checkDomainNow } from "../checkDomainNow.js";
 
 const REPORTED = ["ACMEChallengeDelegationReady", "CNAMEConfigured", "OwnershipVerified"];
 

@@ -1,7 +1,13 @@
 import { create } from "@bufbuild/protobuf";
+import { durationFromMs } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, type HandlerContext } from "@connectrpc/connect";
 import type { Kysely } from "kysely";
-import { fromJson, type Database } from "../../db/schema.js";
+import type { Change } from "../../db/changes.js";
+import { currentChangeVersion } from "../../db/changes.js";
+import { prunedThrough } from "../../db/retention.js";
+import { fromJson, type Database, type DesiredStatus as DesiredStatusText } from "../../db/schema.js";
+import { ChangesPruned, FeedUnavailable, StreamFellBehind } from "../../cluster/feedTailer.js";
+import { specOf, type DeploymentSpec, type DeploymentSpecs } from "../../cluster/deploymentSpecs.js";
 import {
   DeploymentStateSchema,
   DesiredStatus,
@@ -15,41 +21,38 @@ import {
   WatchGatewayConfigsResponseSchema,
 } from "../../gen/ctrl/v1/cluster_pb.js";
 import type { GatewayConfigBody } from "../../routing/gatewayConfig.js";
-import { principalOf } from "../auth.js";
-import { invalidArgument, notFound } from "../errors.js";
+import { notFound } from "../errors.js";
 import { requireId } from "../tenancy.js";
-import type { ApiDeps } from "../server.js";
-import { abortableSleep } from "../abortableSleep.js";
+import type { ApiDeps } from "../deps.js";
 import { gatewayConfigToProto } from "../gatewayConfigToProto.js";
+import { agentRegion } from "./region.js";
+import { watchPropagationLag, watchStarts, watchStreams } from "../../telemetry/metrics.js";
 
-// The watch protocol of ClusterService: from version 0, a snapshot of the current state (read in
-// one consistent transaction together with the feed position it reflects), a bootstrap_complete
-// marker, then every later change in version order; from version v > 0, the changes after v.
-// Versions are gap-free and commit in order (src/db/sequences.ts), so polling `version > cursor`
-// never skips a change. Each stream sees only its tenant's resources.
-
-const POLL_MS = 200;
-const BATCH = 500;
+// The watch protocol of ClusterService: from version 0, a snapshot of the region's current state
+// across every tenant (read in one consistent transaction together with the feed position it
+// reflects), a bootstrap_complete marker, then every later change in version order; from
+// version v > 0, the changes after v. The changes come from the process's one feed tailer
+// (src/cluster/feedTailer.ts), shared by every stream; only agents (region credentials) get here.
 
 const DESIRED: Record<string, DesiredStatus> = { running: DesiredStatus.RUNNING, standby: DesiredStatus.STANDBY, stopped: DesiredStatus.STOPPED };
 
-type Kind = "gateway_config" | "deployment_topology";
+/** What a topology change carries (src/db/topology.ts bumpTopologyVersions). */
+interface TopologyPayload {
+  deploymentId: string;
+  region: string;
+  desiredStatus: DesiredStatusText;
+  replicas: number;
+}
 
 export function watchGatewayConfigs(deps: ApiDeps) {
   return async function* (req: WatchGatewayConfigsRequest, context: HandlerContext): AsyncGenerator<WatchGatewayConfigsResponse> {
-    checkRegion(deps, req.region);
-    const tenantId = principalOf(context).tenantId;
+    const region = agentRegion(deps, context, req.region);
     let cursor = await startingPoint(deps.db, req.fromVersion);
-    if (req.fromVersion === 0n) {
+    using _connected = connectedStream("gateway_configs", cursor);
+    if (cursor === 0) {
       const snapshot = await deps.db.transaction().setIsolationLevel("repeatable read").execute(async (trx) => {
-        const version = await feedPosition(trx);
-        const rows = await trx
-          .selectFrom("gateway_configs")
-          .innerJoin("workspaces", "workspaces.id", "gateway_configs.workspace_id")
-          .selectAll("gateway_configs")
-          .where("workspaces.tenant_id", "=", tenantId)
-          .orderBy("gateway_configs.hostname")
-          .execute();
+        const version = await currentChangeVersion(trx);
+        const rows = await trx.selectFrom("gateway_configs").selectAll().orderBy("hostname").execute();
         return { version, rows };
       });
       for (const row of snapshot.rows) {
@@ -64,26 +67,50 @@ export function watchGatewayConfigs(deps: ApiDeps) {
       });
       cursor = snapshot.version;
     }
-    for await (const change of follow(deps.db, tenantId, "gateway_config", undefined, cursor, context.signal)) {
-      yield create(WatchGatewayConfigsResponseSchema, {
-        version: BigInt(change.version),
-        change: change.deleted
-          ? { case: "tombstone", value: { hostname: change.resourceKey } }
-          : { case: "upsert", value: gatewayConfigToProto(change.payload as GatewayConfigBody, change.version, change.createdAt) },
-      });
+    try {
+      for await (const change of deps.feed.follow(cursor, { kinds: ["gateway_config"], region }, context.signal)) {
+        observeLag("gateway_configs", change);
+        yield create(WatchGatewayConfigsResponseSchema, {
+          version: BigInt(change.version),
+          change: change.deleted
+            ? { case: "tombstone", value: { hostname: change.resourceKey } }
+            : { case: "upsert", value: gatewayConfigToProto(change.payload as GatewayConfigBody, change.version, change.createdAt) },
+        });
+      }
+    } catch (error) {
+      throw feedError(error);
     }
   };
 }
 
-export function watchDeployments(deps: ApiDeps) {
+export function watchDeployments(deps: ApiDeps, specs: DeploymentSpecs) {
+  // Every stream of a region sends the same message for a change: built once, by the first to
+  // need it, and taken without an await by the others.
+  const recent = new Map<string, WatchDeploymentsResponse>();
+  const build = async (change: Change, region: string): Promise<WatchDeploymentsResponse> => {
+    const payload = change.payload as TopologyPayload | null;
+    const deploymentId = payload?.deploymentId ?? change.resourceKey.split("/")[0]!;
+    const spec = change.deleted ? undefined : await specs.get(deploymentId);
+    const message = create(WatchDeploymentsResponseSchema, {
+      version: BigInt(change.version),
+      change:
+        spec && payload
+          ? { case: "upsert", value: stateOf(spec, region, payload.desiredStatus, payload.replicas, change.version) }
+          : { case: "tombstone", value: { deploymentId, region } },
+    });
+    recent.set(`${region}/${change.version}`, message);
+    if (recent.size > 256) recent.delete(recent.keys().next().value!);
+    return message;
+  };
+
   return async function* (req: WatchDeploymentsRequest, context: HandlerContext): AsyncGenerator<WatchDeploymentsResponse> {
-    checkRegion(deps, req.region);
-    const tenantId = principalOf(context).tenantId;
+    const region = agentRegion(deps, context, req.region);
     let cursor = await startingPoint(deps.db, req.fromVersion);
-    if (req.fromVersion === 0n) {
+    using _connected = connectedStream("deployments", cursor);
+    if (cursor === 0) {
       const snapshot = await deps.db.transaction().setIsolationLevel("repeatable read").execute(async (trx) => {
-        const version = await feedPosition(trx);
-        const rows = await topology(trx).where("w.tenant_id", "=", tenantId).where("t.region", "=", req.region).orderBy("t.deployment_id").execute();
+        const version = await currentChangeVersion(trx);
+        const rows = await topology(trx).where("t.region", "=", region).orderBy("t.deployment_id").execute();
         return { version, rows };
       });
       for (const row of snapshot.rows) {
@@ -95,71 +122,60 @@ export function watchDeployments(deps: ApiDeps) {
       });
       cursor = snapshot.version;
     }
-    for await (const change of follow(deps.db, tenantId, "deployment_topology", req.region, cursor, context.signal)) {
-      const [deploymentId] = change.resourceKey.split("/");
-      const row = await topology(deps.db).where("t.deployment_id", "=", deploymentId!).where("t.region", "=", req.region).executeTakeFirst();
-      yield create(WatchDeploymentsResponseSchema, {
-        version: BigInt(change.version),
-        change: row
-          ? { case: "upsert", value: { ...deploymentState(row), version: BigInt(change.version) } }
-          : { case: "tombstone", value: { deploymentId: deploymentId!, region: req.region } },
-      });
+    try {
+      for await (const change of deps.feed.follow(cursor, { kinds: ["deployment_topology"], region }, context.signal)) {
+        observeLag("deployments", change);
+        yield recent.get(`${region}/${change.version}`) ?? (await build(change, region));
+      }
+    } catch (error) {
+      throw feedError(error);
     }
   };
 }
 
-function checkRegion(deps: ApiDeps, region: string) {
-  if (!deps.config.regions.includes(region)) {
-    throw invalidArgument("region", `unknown region "${region.slice(0, 64)}"; known: ${deps.config.regions.join(", ")}`);
-  }
+type Stream = "deployments" | "gateway_configs";
+
+/** Counts a stream as connected until it ends (the `using` scope of its generator). */
+function connectedStream(stream: Stream, from: number): Disposable {
+  watchStarts.inc({ stream, mode: from === 0 ? "bootstrap" : "resume" });
+  watchStreams.inc({ stream });
+  return { [Symbol.dispose]: () => watchStreams.dec({ stream }) };
 }
 
-async function feedPosition(db: Kysely<Database>): Promise<number> {
-  const row = await db.selectFrom("sequences").select("value").where("name", "=", "changes").executeTakeFirstOrThrow();
-  return Number(row.value);
+/** Commit (the change row's time) → handed to the stream. */
+function observeLag(stream: Stream, change: Change): void {
+  watchPropagationLag.observe({ stream }, Math.max(0, Date.now() - change.createdAt.getTime()) / 1000);
 }
 
+/** The resume point: 0 (bootstrap) or a version within the retained, already written feed. */
 async function startingPoint(db: Kysely<Database>, fromVersion: bigint): Promise<number> {
-  const position = await feedPosition(db);
+  const position = await currentChangeVersion(db);
   if (fromVersion > BigInt(position)) {
     throw new ConnectError(`from_version ${fromVersion} is ahead of the feed (at ${position}); restart from 0`, Code.FailedPrecondition);
   }
-  return Number(fromVersion);
-}
-
-/** Changes of one kind after `cursor`, for the tenant, until the stream is cancelled. */
-async function* follow(db: Kysely<Database>, tenantId: string, kind: Kind, region: string | undefined, cursor: number, signal: AbortSignal) {
-  while (!signal.aborted) {
-    let query = db
-      .selectFrom("changes as c")
-      .innerJoin("projects as p", "p.id", "c.project_id")
-      .innerJoin("workspaces as w", "w.id", "p.workspace_id")
-      .select(["c.version", "c.resource_key", "c.deleted", "c.payload", "c.created_at"])
-      .where("c.version", ">", cursor)
-      .where("c.kind", "=", kind)
-      .where("w.tenant_id", "=", tenantId);
-    if (region) query = query.where("c.region", "=", region);
-    const rows = await query.orderBy("c.version").limit(BATCH).execute();
-    for (const row of rows) {
-      cursor = Number(row.version);
-      yield { version: cursor, resourceKey: row.resource_key, deleted: row.deleted, payload: fromJson(row.payload), createdAt: row.created_at };
-    }
-    // Changes of other kinds or tenants advance nothing here; the next poll starts from the cursor.
-    if (rows.length < BATCH) await abortableSleep(POLL_MS, signal);
+  const from = Number(fromVersion);
+  if (from > 0) {
+    const pruned = await prunedThrough(db, "changes");
+    if (from < pruned) throw new ConnectError(new ChangesPruned(from, pruned).message, Code.FailedPrecondition);
   }
+  return from;
 }
 
-/** GetDesiredDeploymentState: one deployment's desired state in one region. */
+/** The feed tailer's failures as the Connect codes the watch protocol promises. */
+function feedError(error: unknown): unknown {
+  if (error instanceof ChangesPruned) return new ConnectError(error.message, Code.FailedPrecondition);
+  if (error instanceof StreamFellBehind) return new ConnectError(error.message, Code.ResourceExhausted);
+  if (error instanceof FeedUnavailable) return new ConnectError(error.message, Code.Unavailable);
+  return error;
+}
+
+/** GetDesiredDeploymentState: one deployment's desired state in the agent's region. */
 export function getDesiredDeploymentState(deps: ApiDeps) {
   return async (req: GetDesiredDeploymentStateRequest, context: HandlerContext) => {
     requireId("deployment_id", req.deploymentId);
-    checkRegion(deps, req.region);
-    const row = await topology(deps.db)
-      .where("t.deployment_id", "=", req.deploymentId)
-      .where("t.region", "=", req.region)
-      .where("w.tenant_id", "=", principalOf(context).tenantId)
-      .executeTakeFirst();
-    if (!row) throw notFound("desired state of deployment", `${req.deploymentId} in region ${req.region}`);
+    const region = agentRegion(deps, context, req.region);
+    const row = await topology(deps.db).where("t.deployment_id", "=", req.deploymentId).where("t.region", "=", region).executeTakeFirst();
+    if (!row) throw notFound("desired state of deployment", `${req.deploymentId} in region ${region}`);
     return create(GetDesiredDeploymentStateResponseSchema, { state: deploymentState(row) });
   };
 }
@@ -168,13 +184,13 @@ function topology(db: Kysely<Database>) {
   return db
     .selectFrom("deployment_topology as t")
     .innerJoin("deployments as d", "d.id", "t.deployment_id")
-    .innerJoin("workspaces as w", "w.id", "d.workspace_id")
     .select([
       "t.deployment_id",
       "t.region",
       "t.desired_status",
       "t.replicas",
       "t.version",
+      "d.id",
       "d.workspace_id",
       "d.project_id",
       "d.environment_id",
@@ -182,25 +198,23 @@ function topology(db: Kysely<Database>) {
       "d.command",
       "d.port",
       "d.env",
+      "d.health_check_path",
+      "d.startup_timeout_ms",
     ]);
 }
 
 type TopologyRow = Awaited<ReturnType<ReturnType<typeof topology>["executeTakeFirstOrThrow"]>>;
 
 function deploymentState(row: TopologyRow) {
-  return create(DeploymentStateSchema, {
-    deploymentId: row.deployment_id,
-    workspaceId: row.workspace_id,
-    projectId: row.project_id,
-    environmentId: row.environment_id,
-    region: row.region,
-    desiredStatus: DESIRED[row.desired_status] ?? DesiredStatus.UNSPECIFIED,
-    replicas: row.replicas,
-    image: row.image ?? "",
-    command: fromJson<string[]>(row.command) ?? [],
-    port: row.port ?? 0,
-    env: fromJson<Record<string, string>>(row.env) ?? {},
-    version: BigInt(row.version),
-  });
+  return stateOf(specOf(row), row.region, row.desired_status, row.replicas, Number(row.version));
 }
 
+function stateOf(spec: DeploymentSpec, region: string, desired: string, replicas: number, version: number) {
+  return create(DeploymentStateSchema, {
+    ...spec,
+    region,
+    desiredStatus: DESIRED[desired] ?? DesiredStatus.UNSPECIFIED,
+    replicas,
+    version: BigInt(version),
+  });
+}

@@ -3,7 +3,7 @@ import { Code, ConnectError, type HandlerContext } from "@connectrpc/connect";
 import { type CancelDeploymentRequest, CancelDeploymentResponseSchema } from "../../gen/ctrl/v1/deploy_pb.js";
 import { cancelInvocation } from "../../restate/admin.js";
 import { principalOf } from "../auth.js";
-import type { ApiDeps } from "../server.js";
+import type { ApiDeps } from "../deps.js";
 import { findDeployment, requireId } from "../tenancy.js";
 import { deploymentsToProto } from "./toProto.js";
 

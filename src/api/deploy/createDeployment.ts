@@ -5,21 +5,29 @@ import { isDuplicateKey } from "../../db/errors.js";
 import { newId } from "../../db/ids.js";
 import { toJson, type Database } from "../../db/schema.js";
 import { validateImageReference } from "../../domain/imageReference.js";
-import { type CreateDeploymentRequest, CreateDeploymentResponseSchema, type GitSource } from "../../gen/ctrl/v1/deploy_pb.js";
+import { durationMs } from "@bufbuild/protobuf/wkt";
+import { type CreateDeploymentRequest, CreateDeploymentResponseSchema, type GitSource, type RuntimeSettings } from "../../gen/ctrl/v1/deploy_pb.js";
 import { viaIngress } from "../../restate/ingress.js";
-import { deploymentApi } from "../../../workflows/deployment.js";
+import { deploymentApi } from "../../../workflows/handles.js";
 import { principalOf } from "../auth.js";
 import { invalidArgument, notFound } from "../errors.js";
-import type { ApiDeps } from "../server.js";
+import type { ApiDeps } from "../deps.js";
 import { findDeployment, findProject, findWorkspace, requireId } from "../tenancy.js";
-import { textField } from "../validation.js";
+import { environmentRef, textField } from "../validation.js";
 import { scopedKey } from "../idempotency.js";
 import { deploymentsToProto } from "./toProto.js";
 
 const ENV_KEY = /^[A-Za-z_][A-Za-z0-9_]*$/;
-const LIMITS = { envKeys: 200, envValue: 32 * 1024, envTotal: 256 * 1024, commandArgs: 64, commandArg: 4096 };
+const LIMITS = { envKeys: 200, envValue: 32 * 1024, envTotal: 256 * 1024, commandArgs: 64, commandArg: 4096, replicas: 20 };
+const STARTUP_TIMEOUT_MS = { min: 1000, max: 3_600_000 };
 /** Deployments of one project that may be in progress at once. */
 export const MAX_IN_PROGRESS_PER_PROJECT = 20;
+
+interface Runtime {
+  replicas: number;
+  healthCheckPath: string | null;
+  startupTimeoutMs: number | null;
+}
 
 interface Source {
   image: string | null;
@@ -39,8 +47,9 @@ export function createDeployment(deps: ApiDeps) {
   return async (req: CreateDeploymentRequest, context: HandlerContext) => {
     requireId("workspace_id", req.workspaceId);
     requireId("project_id", req.projectId);
-    if (req.environment === "") throw invalidArgument("environment", "is required");
-    const source = validateSource(req, deps.config.prebuiltImageTemplate !== undefined);
+    environmentRef("environment", req.environment);
+    const source = validateSource(req, deps.config.prebuiltImageTemplate !== undefined || deps.config.build.registry !== undefined);
+    const runtime = validateRuntime(req.runtime);
     const key = scopedKey(context, "create-deployment", req.idempotencyKey);
     const { tenantId } = principalOf(context);
     const workspace = await findWorkspace(db, tenantId, req.workspaceId);
@@ -71,11 +80,15 @@ export function createDeployment(deps: ApiDeps) {
             command: source.command.length ? toJson(source.command) : null,
             port: source.port || null,
             env: toJson(source.env),
+            replicas: runtime.replicas,
+            health_check_path: runtime.healthCheckPath,
+            startup_timeout_ms: runtime.startupTimeoutMs,
             git_sha: source.git?.sha.toLowerCase() || null,
             git_branch: source.git?.branch || null,
             git_message: source.git?.message || null,
             git_author: source.git?.author || null,
             git_repository: source.git?.repository || null,
+            git_directory: source.git?.directory || null,
             idempotency_key: key ?? null,
           })
           .execute();
@@ -129,11 +142,28 @@ function validateSource(req: CreateDeploymentRequest, canBuildGit: boolean): Sou
   validateEnv("git.env", git.env);
   if (!canBuildGit) {
     throw new ConnectError(
-      "source: git sources need a build service; deploy a pre-built image, or configure SWITCHYARD_PREBUILT_IMAGE_TEMPLATE",
+      "source: git sources need a build service; deploy a pre-built image, or configure SWITCHYARD_REGISTRY (builds from git) or SWITCHYARD_PREBUILT_IMAGE_TEMPLATE",
       Code.FailedPrecondition,
     );
   }
   return { image: null, command: [], port: git.port, env: git.env, git };
+}
+
+function validateRuntime(runtime: RuntimeSettings | undefined): Runtime {
+  const replicas = runtime?.replicas || 1;
+  if (replicas > LIMITS.replicas) throw invalidArgument("runtime.replicas", `at most ${LIMITS.replicas} instances per region`);
+  const path = runtime?.healthCheckPath ?? "";
+  if (path !== "" && (path.length > 255 || !/^\/[\x21-\x7e]*$/.test(path))) {
+    throw invalidArgument("runtime.health_check_path", "must be an absolute path of at most 255 printable characters without spaces, e.g. /healthz");
+  }
+  let startupTimeoutMs: number | null = null;
+  if (runtime?.startupTimeout) {
+    startupTimeoutMs = durationMs(runtime.startupTimeout);
+    if (!(startupTimeoutMs >= STARTUP_TIMEOUT_MS.min && startupTimeoutMs <= STARTUP_TIMEOUT_MS.max)) {
+      throw invalidArgument("runtime.startup_timeout", "must be between 1 s and 1 h");
+    }
+  }
+  return { replicas, healthCheckPath: path || null, startupTimeoutMs };
 }
 
 function validatePort(field: string, port: number) {
@@ -153,6 +183,8 @@ function validateEnv(field: string, env: Record<string, string>) {
     if (!ENV_KEY.test(key) || key.length > 255) throw invalidArgument(`${field}[${key.slice(0, 40)}]`, "names must match [A-Za-z_][A-Za-z0-9_]*");
     const value = env[key]!;
     if (value.length > LIMITS.envValue) throw invalidArgument(`${field}[${key}]`, `values must be at most ${LIMITS.envValue} bytes`);
+    // A NUL cannot reach a process environment (it ends the C string): refuse it here.
+    if (value.includes("\u0000")) throw invalidArgument(`${field}[${key}]`, "values must not contain NUL characters");
     total += key.length + value.length;
   }
   if (total > LIMITS.envTotal) throw invalidArgument(field, `at most ${LIMITS.envTotal} bytes in all`);
@@ -166,4 +198,8 @@ function validateGit(field: string, git: GitSource, forBuild: boolean) {
   textField(`${field}.message`, git.message.replace(/[\n\r\t]/g, " "), 4096);
   textField(`${field}.author`, git.author, 255);
   textField(`${field}.repository`, git.repository, 1024, forBuild);
+  const directory = git.directory;
+  if (directory !== "" && (directory.length > 255 || directory.startsWith("/") || directory.split("/").some((part) => part === ".." || part === "") || !/^[\x21-\x7e]+$/.test(directory))) {
+    throw invalidArgument(`${field}.directory`, "must be a relative path inside the repository without .. (e.g. examples/hello), at most 255 printable characters");
+  }
 }

@@ -1,6 +1,6 @@
 import type { ServiceImpl } from "@connectrpc/connect";
 import type { DeployService } from "../../gen/ctrl/v1/deploy_pb.js";
-import type { ApiDeps } from "../server.js";
+import type { ApiDeps } from "../deps.js";
 import { cancelDeployment } from "./cancelDeployment.js";
 import { createDeployment } from "./createDeployment.js";
 import { promote, rollback } from "./liveChanges.js";

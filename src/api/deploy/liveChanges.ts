@@ -15,39 +15,66 @@ import { LiveChangeOutcome, ProjectRoutingStateSchema, type ProjectRoutingState 
 import type { LiveSwapResult } from "../../routing/liveSwap.js";
 import { idempotent, viaIngress } from "../../restate/ingress.js";
 import { scopedKey } from "../idempotency.js";
-import { projectApi } from "../../../workflows/project.js";
+import type { LiveChangeRequest } from "../../../workflows/project.js";
+import { projectApi } from "../../../workflows/handles.js";
 import { principalOf } from "../auth.js";
 import { fromGateError, invalidArgument, notFound } from "../errors.js";
-import type { ApiDeps } from "../server.js";
+import type { ApiDeps } from "../deps.js";
 import { requireId } from "../tenancy.js";
+import { specChangeToProto } from "../openapi/toProto.js";
+import { liveChangeDuration } from "../../telemetry/metrics.js";
 
 // Promote and Rollback: checked here first against the current state (fast, precise errors,
-// no workflow started for a request that cannot succeed), then run by the Project object,
-// which checks the same gates again under its lock and performs the atomic swap.
+// no workflow started for a request that cannot succeed), then run by the Project object's
+// changeLive, which wakes a target in standby and waits for its instances, then checks the same
+// gates again under its lock and performs the atomic swap.
 
 export function promote(deps: ApiDeps) {
-  return async (req: PromoteRequest, context: HandlerContext): Promise<PromoteResponse> => {
+  return timed("promote", async (req: PromoteRequest, context: HandlerContext): Promise<PromoteResponse> => {
     const { projectId, gate } = await prepare(deps.db, context, req.deploymentId, req.projectId);
     // A retry with an idempotency key must get the first answer, which Restate keeps: the
     // pre-check would judge the state the first call already changed.
     if (req.idempotencyKey === "") precheck(() => checkPromote(gate.project, gate.target));
-    const options = idempotent<{ deploymentId: string }, LiveSwapResult>(scopedKey(context, "promote", req.idempotencyKey));
-    const result = await viaIngress(() => deps.ingress.objectClient(projectApi, projectId).promote({ deploymentId: req.deploymentId }, options));
-    return create(PromoteResponseSchema, { state: toRoutingState(projectId, result) });
-  };
+    const input: LiveChangeRequest = { mode: "promote", deploymentId: req.deploymentId, ...(req.allowBreakingChanges ? { allowBreakingChanges: true } : {}) };
+    const options = idempotent<LiveChangeRequest, LiveSwapResult>(scopedKey(context, "promote", req.idempotencyKey));
+    const result = await viaIngress(() => deps.ingress.objectClient(projectApi, projectId).changeLive(input, options));
+    return create(PromoteResponseSchema, { state: toRoutingState(projectId, result), breakingChanges: (result.breakingChanges ?? []).map(specChangeToProto) });
+  });
 }
 
 export function rollback(deps: ApiDeps) {
-  return async (req: RollbackRequest, context: HandlerContext): Promise<RollbackResponse> => {
+  return timed("rollback", async (req: RollbackRequest, context: HandlerContext): Promise<RollbackResponse> => {
     const { projectId, gate } = await prepare(deps.db, context, req.deploymentId, req.projectId);
     if (req.expectedLiveDeploymentId !== "") requireId("expected_live_deployment_id", req.expectedLiveDeploymentId);
     if (req.idempotencyKey === "") precheck(() => checkRollback(gate.project, gate.target, req.expectedLiveDeploymentId || undefined));
-    const input = { deploymentId: req.deploymentId, sourceDeploymentId: req.expectedLiveDeploymentId || undefined };
-    const options = idempotent<typeof input, LiveSwapResult>(scopedKey(context, "rollback", req.idempotencyKey));
-    const result = await viaIngress(() => deps.ingress.objectClient(projectApi, projectId).rollback(input, options));
+    const input: LiveChangeRequest = { mode: "rollback", deploymentId: req.deploymentId, sourceDeploymentId: req.expectedLiveDeploymentId || undefined };
+    const options = idempotent<LiveChangeRequest, LiveSwapResult>(scopedKey(context, "rollback", req.idempotencyKey));
+    const result = await viaIngress(() => deps.ingress.objectClient(projectApi, projectId).changeLive(input, options));
     return create(RollbackResponseSchema, { state: toRoutingState(projectId, result) });
+  });
+}
+
+/** switchyard_live_change_duration_seconds: the whole RPC, by the swap's outcome (or "refused"). */
+function timed<Req, Res extends { state?: ProjectRoutingState }>(operation: "promote" | "rollback", handler: (req: Req, context: HandlerContext) => Promise<Res>) {
+  return async (req: Req, context: HandlerContext): Promise<Res> => {
+    const started = performance.now();
+    let outcome = "refused";
+    try {
+      const res = await handler(req, context);
+      outcome = LIVE_OUTCOME_LABEL[res.state?.outcome ?? LiveChangeOutcome.UNSPECIFIED] ?? "unchanged";
+      return res;
+    } finally {
+      liveChangeDuration.observe({ operation, outcome }, (performance.now() - started) / 1000);
+    }
   };
 }
+
+const LIVE_OUTCOME_LABEL: Partial<Record<LiveChangeOutcome, string>> = {
+  [LiveChangeOutcome.PROMOTED]: "promoted",
+  [LiveChangeOutcome.ROLLED_BACK]: "rolled_back",
+  [LiveChangeOutcome.ROLLBACK_CONFIRMED]: "rollback_confirmed",
+  [LiveChangeOutcome.UNSPECIFIED]: "unchanged",
+};
 
 /** Runs a gate before any workflow starts, answering its Connect code. */
 function precheck(gate: () => unknown) {
@@ -96,6 +123,8 @@ const OUTCOME: Record<LiveSwapResult["outcome"], LiveChangeOutcome> = {
   rolled_back: LiveChangeOutcome.ROLLED_BACK,
   confirmed_rollback: LiveChangeOutcome.ROLLBACK_CONFIRMED,
   skipped_rolled_back: LiveChangeOutcome.UNSPECIFIED,
+  target_not_running: LiveChangeOutcome.UNSPECIFIED,
+  blocked_breaking_changes: LiveChangeOutcome.UNSPECIFIED,
 };
 
 export function toRoutingState(projectId: string, result: LiveSwapResult): ProjectRoutingState {

@@ -2,6 +2,7 @@ import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError, type HandlerContext } from "@connectrpc/connect";
 import { isDuplicateKey } from "../../db/errors.js";
 import { newId } from "../../db/ids.js";
+import { retryTransient } from "../../db/retry.js";
 import {
   type CreateEnvironmentRequest,
   CreateEnvironmentResponseSchema,
@@ -15,17 +16,20 @@ import {
   ListProjectsResponseSchema,
 } from "../../gen/ctrl/v1/deploy_pb.js";
 import { principalOf } from "../auth.js";
-import { decodePageToken, encodePageToken } from "../pagination.js";
-import type { ApiDeps } from "../server.js";
+import { fromGateError } from "../errors.js";
+import { generatedLabels } from "../../domain/generatedHostnames.js";
+import { reserveLabels } from "../../routing/hostnameOwnership.js";
+import { keysetPage } from "../pagination.js";
+import type { ApiDeps } from "../deps.js";
 import { findProject, findWorkspace, requireId } from "../tenancy.js";
-import { pageSize, slugField, textField } from "../validation.js";
+import { slugField, textField } from "../validation.js";
 import { environmentToProto, projectToProto } from "./toProto.js";
 
 export const MAX_PROJECTS_PER_WORKSPACE = 200;
 export const MAX_ENVIRONMENTS_PER_PROJECT = 50;
 
 /** A project is created together with its `production` environment, in one transaction. */
-export function createProject({ db }: ApiDeps) {
+export function createProject({ db, config }: ApiDeps) {
   return async (req: CreateProjectRequest, context: HandlerContext) => {
     requireId("workspace_id", req.workspaceId);
     const slug = slugField("slug", req.slug);
@@ -41,13 +45,18 @@ export function createProject({ db }: ApiDeps) {
     if (Number(count.n) >= MAX_PROJECTS_PER_WORKSPACE) throw new ConnectError(`workspace already has ${MAX_PROJECTS_PER_WORKSPACE} projects`, Code.ResourceExhausted);
     const id = newId("prj");
     try {
-      await db.transaction().execute(async (trx) => {
+      // Concurrent creations lock neighbouring gaps of hostname_reservations (FOR UPDATE on labels
+      // not there yet), so MariaDB may pick one as a deadlock victim: it rolled back whole, run it again.
+      await retryTransient(() => db.transaction().execute(async (trx) => {
         await trx.insertInto("projects").values({ id, workspace_id: workspace.id, slug, name, live_deployment_id: null }).execute();
         await trx.insertInto("environments").values({ id: newId("env"), project_id: id, slug: "production" }).execute();
-      });
+        // Its generated hostnames are its own from now on, before its first deploy.
+        const labels = generatedLabels({ workspaceSlug: workspace.slug, projectSlug: slug, environmentSlugs: ["production"] });
+        await reserveLabels(trx, id, labels, "slug", config.platformApex);
+      }));
     } catch (error) {
       if (isDuplicateKey(error)) throw new ConnectError(`slug: project "${slug}" already exists in workspace ${workspace.id}`, Code.AlreadyExists);
-      throw error;
+      throw fromGateError(error);
     }
     const project = await db.selectFrom("projects").selectAll().where("id", "=", id).executeTakeFirstOrThrow();
     const environments = await db.selectFrom("environments").selectAll().where("project_id", "=", id).execute();
@@ -62,25 +71,20 @@ export function getProject({ db }: ApiDeps) {
   };
 }
 
-export function listProjects({ db }: ApiDeps) {
+export function listProjects({ db, config }: ApiDeps) {
   return async (req: ListProjectsRequest, context: HandlerContext) => {
     requireId("workspace_id", req.workspaceId);
-    const size = pageSize(req.pageSize);
     const workspace = await findWorkspace(db, principalOf(context).tenantId, req.workspaceId);
-    const filters = { rpc: "ListProjects", workspace: workspace.id };
-    const position = decodePageToken(req.pageToken, filters);
-    let query = db.selectFrom("projects").selectAll().where("workspace_id", "=", workspace.id);
-    if (position) query = query.where("id", ">", position.id);
-    const rows = await query.orderBy("id").limit(size + 1).execute();
-    const page = rows.slice(0, size);
-    return create(ListProjectsResponseSchema, {
-      projects: page.map(projectToProto),
-      nextPageToken: rows.length > size ? encodePageToken({ after: "", id: page.at(-1)!.id }, filters) : "",
-    });
+    const page = await keysetPage(
+      db.selectFrom("projects").selectAll().where("workspace_id", "=", workspace.id),
+      { config, pageToken: req.pageToken, pageSize: req.pageSize, filters: { rpc: "ListProjects", workspace: workspace.id } },
+      [{ column: "id", order: "asc", type: "string", value: (row) => row.id }],
+    );
+    return create(ListProjectsResponseSchema, { projects: page.rows.map(projectToProto), nextPageToken: page.nextPageToken });
   };
 }
 
-export function createEnvironment({ db }: ApiDeps) {
+export function createEnvironment({ db, config }: ApiDeps) {
   return async (req: CreateEnvironmentRequest, context: HandlerContext) => {
     requireId("project_id", req.projectId);
     const slug = slugField("slug", req.slug);
@@ -93,31 +97,32 @@ export function createEnvironment({ db }: ApiDeps) {
     const count = await db.selectFrom("environments").select((eb) => eb.fn.countAll<number>().as("n")).where("project_id", "=", project.id).executeTakeFirstOrThrow();
     if (Number(count.n) >= MAX_ENVIRONMENTS_PER_PROJECT) throw new ConnectError(`project already has ${MAX_ENVIRONMENTS_PER_PROJECT} environments`, Code.ResourceExhausted);
     const id = newId("env");
+    const workspace = await db.selectFrom("workspaces").select("slug").where("id", "=", project.workspace_id).executeTakeFirstOrThrow();
     try {
-      await db.insertInto("environments").values({ id, project_id: project.id, slug }).execute();
+      await retryTransient(() => db.transaction().execute(async (trx) => {
+        await trx.insertInto("environments").values({ id, project_id: project.id, slug }).execute();
+        // [live label, this environment's label]: the live one is the project's already.
+        const labels = generatedLabels({ workspaceSlug: workspace.slug, projectSlug: project.slug, environmentSlugs: [slug] }).slice(1);
+        await reserveLabels(trx, project.id, labels, "slug", config.platformApex);
+      }));
     } catch (error) {
       if (isDuplicateKey(error)) throw new ConnectError(`slug: environment "${slug}" already exists in project ${project.id}`, Code.AlreadyExists);
-      throw error;
+      throw fromGateError(error);
     }
     const row = await db.selectFrom("environments").selectAll().where("id", "=", id).executeTakeFirstOrThrow();
     return create(CreateEnvironmentResponseSchema, { environment: environmentToProto(row) });
   };
 }
 
-export function listEnvironments({ db }: ApiDeps) {
+export function listEnvironments({ db, config }: ApiDeps) {
   return async (req: ListEnvironmentsRequest, context: HandlerContext) => {
     requireId("project_id", req.projectId);
-    const size = pageSize(req.pageSize);
     const project = await findProject(db, principalOf(context).tenantId, req.projectId);
-    const filters = { rpc: "ListEnvironments", project: project.id };
-    const position = decodePageToken(req.pageToken, filters);
-    let query = db.selectFrom("environments").selectAll().where("project_id", "=", project.id);
-    if (position) query = query.where("id", ">", position.id);
-    const rows = await query.orderBy("id").limit(size + 1).execute();
-    const page = rows.slice(0, size);
-    return create(ListEnvironmentsResponseSchema, {
-      environments: page.map(environmentToProto),
-      nextPageToken: rows.length > size ? encodePageToken({ after: "", id: page.at(-1)!.id }, filters) : "",
-    });
+    const page = await keysetPage(
+      db.selectFrom("environments").selectAll().where("project_id", "=", project.id),
+      { config, pageToken: req.pageToken, pageSize: req.pageSize, filters: { rpc: "ListEnvironments", project: project.id } },
+      [{ column: "id", order: "asc", type: "string", value: (row) => row.id }],
+    );
+    return create(ListEnvironmentsResponseSchema, { environments: page.rows.map(environmentToProto), nextPageToken: page.nextPageToken });
   };
 }

@@ -9,10 +9,10 @@ import {
 } from "../../gen/ctrl/v1/deploy_pb.js";
 import { principalOf } from "../auth.js";
 import { invalidArgument, notFound } from "../errors.js";
-import { decodePageToken, encodePageToken } from "../pagination.js";
-import type { ApiDeps } from "../server.js";
+import { keysetPage } from "../pagination.js";
+import type { ApiDeps } from "../deps.js";
 import { findDeployment, findProject, requireId } from "../tenancy.js";
-import { pageSize, textField } from "../validation.js";
+import { environmentRef, pageSize, textField } from "../validation.js";
 import { deploymentsToProto, STATUS_FROM_PROTO } from "./toProto.js";
 
 export function getDeployment({ db }: ApiDeps) {
@@ -25,15 +25,16 @@ export function getDeployment({ db }: ApiDeps) {
 }
 
 /** Newest first (id order: ids are time-ordered ULIDs), filtered, paginated by id. */
-export function listDeployments({ db }: ApiDeps) {
+export function listDeployments({ db, config }: ApiDeps) {
   return async (req: ListDeploymentsRequest, context: HandlerContext) => {
     requireId("project_id", req.projectId);
-    const size = pageSize(req.pageSize);
+    pageSize(req.pageSize);
     textField("branch", req.branch, 255);
     if (req.status !== DeploymentStatus.UNSPECIFIED && STATUS_FROM_PROTO[req.status] === undefined) throw invalidArgument("status", "is not a deployment status");
     const project = await findProject(db, principalOf(context).tenantId, req.projectId);
     let environmentId: string | undefined;
     if (req.environment !== "") {
+      environmentRef("environment", req.environment);
       const environment = await db
         .selectFrom("environments")
         .select("id")
@@ -44,17 +45,12 @@ export function listDeployments({ db }: ApiDeps) {
       environmentId = environment.id;
     }
     const filters = { rpc: "ListDeployments", project: project.id, environmentId, branch: req.branch, status: req.status };
-    const position = decodePageToken(req.pageToken, filters);
     let query = db.selectFrom("deployments").selectAll().where("project_id", "=", project.id);
     if (environmentId) query = query.where("environment_id", "=", environmentId);
     if (req.branch !== "") query = query.where("git_branch", "=", req.branch);
     if (req.status !== DeploymentStatus.UNSPECIFIED) query = query.where("status", "=", STATUS_FROM_PROTO[req.status]);
-    if (position) query = query.where("id", "<", position.id);
-    const rows = await query.orderBy("id", "desc").limit(size + 1).execute();
-    const page = rows.slice(0, size);
-    return create(ListDeploymentsResponseSchema, {
-      deployments: await deploymentsToProto(db, page),
-      nextPageToken: rows.length > size ? encodePageToken({ after: "", id: page.at(-1)!.id }, filters) : "",
-    });
+    // Newest first: ids are time-ordered ULIDs.
+    const page = await keysetPage(query, { config, pageToken: req.pageToken, pageSize: req.pageSize, filters }, [{ column: "id", order: "desc", type: "string", value: (row) => row.id }]);
+    return create(ListDeploymentsResponseSchema, { deployments: await deploymentsToProto(db, page.rows), nextPageToken: page.nextPageToken });
   };
 }

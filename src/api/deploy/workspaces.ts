@@ -11,10 +11,10 @@ import {
   ListWorkspacesResponseSchema,
 } from "../../gen/ctrl/v1/deploy_pb.js";
 import { principalOf } from "../auth.js";
-import { decodePageToken, encodePageToken } from "../pagination.js";
-import type { ApiDeps } from "../server.js";
+import { keysetPage } from "../pagination.js";
+import type { ApiDeps } from "../deps.js";
 import { findWorkspace, requireId } from "../tenancy.js";
-import { pageSize, slugField, textField } from "../validation.js";
+import { slugField, textField } from "../validation.js";
 import { workspaceToProto } from "./toProto.js";
 
 /** Workspaces a tenant may own; creating more answers ResourceExhausted. */
@@ -23,7 +23,7 @@ export const MAX_WORKSPACES_PER_TENANT = 100;
 export function createWorkspace({ db }: ApiDeps) {
   return async (req: CreateWorkspaceRequest, context: HandlerContext) => {
     const slug = slugField("slug", req.slug);
-    const name = textField("name", req.name, 200) || slug;
+    const name = textField("name", req.name, 200, true).trim();
     const { tenantId } = principalOf(context);
     // A retry (same idempotency key) of a create that already happened returns what it made.
     const existing = await db.selectFrom("workspaces").selectAll().where("slug", "=", slug).executeTakeFirst();
@@ -53,19 +53,14 @@ export function getWorkspace({ db }: ApiDeps) {
   };
 }
 
-export function listWorkspaces({ db }: ApiDeps) {
+export function listWorkspaces({ db, config }: ApiDeps) {
   return async (req: ListWorkspacesRequest, context: HandlerContext) => {
-    const size = pageSize(req.pageSize);
     const { tenantId } = principalOf(context);
-    const position = decodePageToken(req.pageToken, { rpc: "ListWorkspaces", tenantId });
-    let query = db.selectFrom("workspaces").selectAll().where("tenant_id", "=", tenantId);
-    if (position) query = query.where("id", ">", position.id);
-    const rows = await query.orderBy("id").limit(size + 1).execute();
-    const page = rows.slice(0, size);
-    const last = page.at(-1);
-    return create(ListWorkspacesResponseSchema, {
-      workspaces: page.map(workspaceToProto),
-      nextPageToken: rows.length > size && last ? encodePageToken({ after: "", id: last.id }, { rpc: "ListWorkspaces", tenantId }) : "",
-    });
+    const page = await keysetPage(
+      db.selectFrom("workspaces").selectAll().where("tenant_id", "=", tenantId),
+      { config, pageToken: req.pageToken, pageSize: req.pageSize, filters: { rpc: "ListWorkspaces", tenantId } },
+      [{ column: "id", order: "asc", type: "string", value: (row) => row.id }],
+    );
+    return create(ListWorkspacesResponseSchema, { workspaces: page.rows.map(workspaceToProto), nextPageToken: page.nextPageToken });
   };
 }

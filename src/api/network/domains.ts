@@ -2,14 +2,13 @@ import { randomBytes } from "node:crypto";
 import { create } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, type HandlerContext } from "@connectrpc/connect";
-import type { Kysely, Transaction } from "kysely";
 import { isDuplicateKey } from "../../db/errors.js";
 import { appendEvents } from "../../db/events.js";
 import { newId } from "../../db/ids.js";
-import { toJson, type CustomDomain, type Database } from "../../db/schema.js";
-import { customDomainName, type CustomDomainName } from "../../domain/customDomainName.js";
-import { initialConditions } from "../../domain/domainConditions.js";
-import { acmeDelegationTarget, cnameTarget } from "../../domain/domainRecords.js";
+import { toJson } from "../../db/schema.js";
+import { customDomainName, type CustomDomainName } from "../../customDomains/name.js";
+import { initialConditions } from "../../customDomains/conditions.js";
+import { acmeDelegationTarget, cnameTarget } from "../../customDomains/records.js";
 import {
   AddDomainResponseSchema,
   GetDomainResponseSchema,
@@ -22,17 +21,17 @@ import {
 } from "../../gen/ctrl/v1/network_pb.js";
 import { principalOf } from "../auth.js";
 import { invalidArgument, notFound } from "../errors.js";
-import { decodePageToken, encodePageToken } from "../pagination.js";
-import { idempotentSend, viaIngress } from "../../restate/ingress.js";
-import { domainApi } from "../../../workflows/domain.js";
-import type { ApiDeps } from "../server.js";
-import { findProject, findWorkspace, requireId } from "../tenancy.js";
-import { pageSize } from "../validation.js";
-import { domainToProto } from "./domainToProto.js";
-import { detachHostnames } from "../../routing/detachHostnames.js";
-import { QUERIES_PER_CHECK, reserveCheckSlot } from "../../ownership/checkSlots.js";
+import { keysetPage } from "../pagination.js";
+import { idempotent, idempotentSend, viaIngress } from "../../restate/ingress.js";
+import { domainApi, projectApi } from "../../../workflows/handles.js";
+import { scopedKey } from "../idempotency.js";
+import type { ApiDeps } from "../deps.js";
+import { findDomain, findProject, findWorkspace, requireId } from "../tenancy.js";
+import { environmentRef as environmentField, pageSize } from "../validation.js";
+import { domainToProto } from "../domainToProto.js";
+import { QUERIES_PER_CHECK, reserveCheckSlot } from "../../customDomains/checkSlots.js";
 
-// Custom domain claims (seed 002, invariant one-owner-per-hostname). A claim is per tenant: any
+// Custom domain claims (one-owner-per-hostname, docs/invariants.md). A claim is per tenant: any
 // number of tenants may hold a pending claim on a hostname, at most one a verified one (a UNIQUE
 // generated column). A verified hostname that is removed is tombstoned: for a while only the
 // tenant that removed it may claim it again, and gets it back verified without a fresh proof.
@@ -54,14 +53,6 @@ function domainName(req: AddDomainRequest, platformApex: string): CustomDomainNa
   return name;
 }
 
-async function findDomain(db: Kysely<Database> | Transaction<Database>, tenantId: string, domainId: string, forUpdate = false): Promise<CustomDomain> {
-  let query = db.selectFrom("custom_domains").selectAll().where("id", "=", domainId).where("tenant_id", "=", tenantId);
-  if (forUpdate) query = query.forUpdate();
-  const row = await query.executeTakeFirst();
-  if (!row) throw notFound("domain", domainId);
-  return row;
-}
-
 export function addDomain({ db, config, ingress }: ApiDeps) {
   return async (req: AddDomainRequest, context: HandlerContext) => {
     requireId("workspace_id", req.workspaceId);
@@ -71,7 +62,7 @@ export function addDomain({ db, config, ingress }: ApiDeps) {
     await findWorkspace(db, tenantId, req.workspaceId);
     const project = await findProject(db, tenantId, req.projectId);
     if (project.workspace_id !== req.workspaceId) throw notFound("project", `${req.projectId} in workspace ${req.workspaceId}`);
-    const environmentRef = req.environment === "" ? "production" : req.environment;
+    const environmentRef = req.environment === "" ? "production" : environmentField("environment", req.environment);
     const environment = await db
       .selectFrom("environments")
       .select(["id"])
@@ -174,7 +165,7 @@ export function getDomain({ db, config }: ApiDeps) {
 export function listDomains({ db, config }: ApiDeps) {
   return async (req: ListDomainsRequest, context: HandlerContext) => {
     requireId("workspace_id", req.workspaceId);
-    const size = pageSize(req.pageSize);
+    pageSize(req.pageSize);
     const { tenantId } = principalOf(context);
     await findWorkspace(db, tenantId, req.workspaceId);
     if (req.projectId !== "") {
@@ -189,7 +180,6 @@ export function listDomains({ db, config }: ApiDeps) {
       hostname = name.hostname;
     }
     const filters = { rpc: "ListDomains", tenantId, workspaceId: req.workspaceId, projectId: req.projectId, hostname };
-    const position = decodePageToken(req.pageToken, filters);
     let query = db
       .selectFrom("custom_domains")
       .selectAll()
@@ -198,16 +188,11 @@ export function listDomains({ db, config }: ApiDeps) {
       .where("status", "<>", "removed");
     if (req.projectId !== "") query = query.where("project_id", "=", req.projectId);
     if (hostname) query = query.where("hostname", "=", hostname);
-    if (position) {
-      query = query.where((eb) => eb.or([eb("hostname", ">", position.after), eb.and([eb("hostname", "=", position.after), eb("id", ">", position.id)])]));
-    }
-    const rows = await query.orderBy("hostname").orderBy("id").limit(size + 1).execute();
-    const page = rows.slice(0, size);
-    const last = page.at(-1);
-    return create(ListDomainsResponseSchema, {
-      domains: page.map((row) => domainToProto(row, config)),
-      nextPageToken: rows.length > size && last ? encodePageToken({ after: last.hostname, id: last.id }, filters) : "",
-    });
+    const page = await keysetPage(query, { config, pageToken: req.pageToken, pageSize: req.pageSize, filters }, [
+      { column: "hostname", order: "asc", type: "string", value: (row) => row.hostname },
+      { column: "id", order: "asc", type: "string", value: (row) => row.id },
+    ]);
+    return create(ListDomainsResponseSchema, { domains: page.rows.map((row) => domainToProto(row, config)), nextPageToken: page.nextPageToken });
   };
 }
 
@@ -215,44 +200,21 @@ export function removeDomain({ db, config, ingress, logger }: ApiDeps) {
   return async (req: RemoveDomainRequest, context: HandlerContext) => {
     requireId("domain_id", req.domainId);
     const { tenantId } = principalOf(context);
-    const { row, tombstoneExpiresAt } = await db.transaction().execute(async (trx) => {
-      const domain = await findDomain(trx, tenantId, req.domainId, true);
-      const tombstoneOf = async () =>
-        (await trx.selectFrom("domain_tombstones").select("expires_at").where("custom_domain_id", "=", domain.id).executeTakeFirst())?.expires_at;
-      if (domain.status === "removed") return { row: domain, tombstoneExpiresAt: await tombstoneOf() };
-      const now = new Date();
-      await trx.updateTable("custom_domains").set({ status: "removed", removed_at: now, next_check_at: null }).where("id", "=", domain.id).execute();
-      // Nothing of it stays behind: routes and gateway config (only a verified claim has them),
-      // ACME challenges, and this workspace's certificates (with their key material) for the name.
-      if (domain.status === "verified") await detachHostnames(trx, { projectId: domain.project_id, hostnames: [domain.hostname], reason: "domain removed" });
-      await trx.deleteFrom("acme_challenges").where("hostname", "=", domain.hostname).where("custom_domain_id", "=", domain.id).execute();
-      await trx.deleteFrom("certificates").where("hostname", "=", domain.hostname).where("workspace_id", "=", domain.workspace_id).execute();
-      // Only a proven owner reserves the name: a pending claim that is dropped must not let a
-      // squatter block the real owner.
-      if (domain.status === "verified") {
-        const expiresAt = new Date(now.getTime() + config.domainTombstoneMs);
-        await trx
-          .insertInto("domain_tombstones")
-          .values({ hostname: domain.hostname, tenant_id: tenantId, custom_domain_id: domain.id, expires_at: expiresAt })
-          .onDuplicateKeyUpdate({ tenant_id: tenantId, custom_domain_id: domain.id, released_at: now, expires_at: expiresAt })
-          .execute();
-      }
-      await appendEvents(trx, [
-        { tenantId, workspaceId: domain.workspace_id, type: "DomainRemoved", subject: domain.id, payload: { domainId: domain.id, hostname: domain.hostname } },
-      ]);
-      return {
-        row: await trx.selectFrom("custom_domains").selectAll().where("id", "=", domain.id).executeTakeFirstOrThrow(),
-        tombstoneExpiresAt: await tombstoneOf(),
-      };
-    });
+    const domain = await findDomain(db, tenantId, req.domainId);
+    // Withdrawing its routes is a routing change: the domain's Project object runs the removal
+    // (src/customDomains/removal.ts) under the project's lock, in one transaction.
+    const options = idempotent<{ domainId: string; tenantId: string }, { removed: boolean }>(scopedKey(context, "remove-domain", req.idempotencyKey));
+    await viaIngress(() => ingress.objectClient(projectApi, domain.project_id).removeDomain({ domainId: domain.id, tenantId }, options));
     // Stopping the schedule is a courtesy: a scheduled check finds the domain removed anyway.
     await ingress
-      .objectSendClient(domainApi, row.id)
-      .stop({}, idempotentSend(`domain-stop/${row.id}`))
-      .catch((error: unknown) => logger.warn({ err: error, domainId: row.id }, "could not stop the domain's checks; the next one will"));
+      .objectSendClient(domainApi, domain.id)
+      .stop({}, idempotentSend(`domain-stop/${domain.id}`))
+      .catch((error: unknown) => logger.warn({ err: error, domainId: domain.id }, "could not stop the domain's checks; the next one will"));
+    const row = await findDomain(db, tenantId, domain.id);
+    const tombstone = await db.selectFrom("domain_tombstones").select("expires_at").where("custom_domain_id", "=", row.id).executeTakeFirst();
     return create(RemoveDomainResponseSchema, {
       domain: domainToProto(row, config),
-      tombstoneExpireTime: tombstoneExpiresAt ? timestampFromDate(tombstoneExpiresAt) : undefined,
+      tombstoneExpireTime: tombstone ? timestampFromDate(tombstone.expires_at) : undefined,
     });
   };
 }

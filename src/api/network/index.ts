@@ -1,6 +1,6 @@
 import type { ServiceImpl } from "@connectrpc/connect";
 import type { NetworkService } from "../../gen/ctrl/v1/network_pb.js";
-import type { ApiDeps } from "../server.js";
+import type { ApiDeps } from "../deps.js";
 import { addDomain, getDomain, listDomains, removeDomain } from "./domains.js";
 import { verifyDomain } from "./verifyDomain.js";
 import { watchEvents } from "./watchEvents.js";

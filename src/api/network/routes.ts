@@ -18,12 +18,12 @@ import {
 } from "../../gen/ctrl/v1/network_pb.js";
 import { RouteProtocol } from "../../gen/ctrl/v1/resources_pb.js";
 import { idempotent, viaIngress } from "../../restate/ingress.js";
-import { projectApi } from "../../../workflows/project.js";
+import { projectApi } from "../../../workflows/handles.js";
 import { principalOf } from "../auth.js";
 import { invalidArgument, notFound } from "../errors.js";
 import { scopedKey } from "../idempotency.js";
-import { decodePageToken, encodePageToken } from "../pagination.js";
-import type { ApiDeps } from "../server.js";
+import { keysetPage } from "../pagination.js";
+import type { ApiDeps } from "../deps.js";
 import { findProject, requireId } from "../tenancy.js";
 import { pageSize } from "../validation.js";
 
@@ -158,35 +158,23 @@ export function removeRoute({ db, ingress }: ApiDeps) {
   };
 }
 
-export function listRoutes({ db }: ApiDeps) {
+export function listRoutes({ db, config }: ApiDeps) {
   return async (req: ListRoutesRequest, context: HandlerContext) => {
     requireId("project_id", req.projectId);
-    const size = pageSize(req.pageSize);
+    pageSize(req.pageSize);
     const { tenantId } = principalOf(context);
     await findProject(db, tenantId, req.projectId);
     const hostname = req.hostname === "" ? undefined : hostnameField(req.hostname);
     if (req.deploymentId !== "") requireId("deployment_id", req.deploymentId);
     const filters = { rpc: "ListRoutes", tenantId, projectId: req.projectId, hostname, deploymentId: req.deploymentId };
-    const position = decodePageToken(req.pageToken, filters);
     let query = db.selectFrom("network_routes").selectAll().where("project_id", "=", req.projectId);
     if (hostname) query = query.where("hostname", "=", hostname);
     if (req.deploymentId !== "") query = query.where("deployment_id", "=", req.deploymentId);
-    if (position) {
-      const [afterHost, afterPath] = JSON.parse(position.after) as [string, string];
-      query = query.where((eb) =>
-        eb.or([
-          eb("hostname", ">", afterHost),
-          eb.and([eb("hostname", "=", afterHost), eb("path", ">", afterPath)]),
-          eb.and([eb("hostname", "=", afterHost), eb("path", "=", afterPath), eb("id", ">", position.id)]),
-        ]),
-      );
-    }
-    const rows = await query.orderBy("hostname").orderBy("path").orderBy("id").limit(size + 1).execute();
-    const page = rows.slice(0, size);
-    const last = page.at(-1);
-    return create(ListRoutesResponseSchema, {
-      routes: page.map(routeToProto),
-      nextPageToken: rows.length > size && last ? encodePageToken({ after: JSON.stringify([last.hostname, last.path]), id: last.id }, filters) : "",
-    });
+    const page = await keysetPage(query, { config, pageToken: req.pageToken, pageSize: req.pageSize, filters }, [
+      { column: "hostname", order: "asc", type: "string", value: (row) => row.hostname },
+      { column: "path", order: "asc", type: "string", value: (row) => row.path },
+      { column: "id", order: "asc", type: "string", value: (row) => row.id },
+    ]);
+    return create(ListRoutesResponseSchema, { routes: page.rows.map(routeToProto), nextPageToken: page.nextPageToken });
   };
 }

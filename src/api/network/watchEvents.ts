@@ -1,14 +1,15 @@
 import { create } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
-import type { HandlerContext } from "@connectrpc/connect";
+import { Code, ConnectError, type HandlerContext } from "@connectrpc/connect";
 import type { JsonObject } from "@bufbuild/protobuf";
 import { EVENT_TYPES } from "../../db/eventTypes.js";
 import { readEvents } from "../../db/events.js";
+import { prunedThrough } from "../../db/retention.js";
 import { EventSchema, WatchEventsResponseSchema, type WatchEventsRequest, type WatchEventsResponse } from "../../gen/ctrl/v1/network_pb.js";
 import { abortableSleep } from "../abortableSleep.js";
 import { principalOf } from "../auth.js";
 import { invalidArgument } from "../errors.js";
-import type { ApiDeps } from "../server.js";
+import type { ApiDeps } from "../deps.js";
 import { findWorkspace, requireId } from "../tenancy.js";
 
 // WatchEvents: a workspace's outbox events in id order, each once. Event ids are allocated in the
@@ -29,6 +30,11 @@ export function watchEvents({ db }: ApiDeps) {
       req.afterEventId !== undefined
         ? Number(req.afterEventId)
         : Number((await db.selectFrom("events").select((eb) => eb.fn.max("id").as("id")).executeTakeFirst())?.id ?? 0);
+    // Events up to `pruned` are gone (src/db/retention.ts): resuming below it would skip some.
+    const pruned = await prunedThrough(db, "events");
+    if (req.afterEventId !== undefined && cursor < pruned) {
+      throw new ConnectError(`after_event_id ${cursor} is older than the retained events; the oldest retained id is ${pruned + 1}`, Code.FailedPrecondition);
+    }
     const filter = { tenantId, workspaceId: req.workspaceId, ...(req.types.length > 0 ? { types: req.types } : {}) };
     while (!context.signal.aborted) {
       const events = await readEvents(db, cursor, BATCH, filter);

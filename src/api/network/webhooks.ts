@@ -1,12 +1,11 @@
 import { randomBytes } from "node:crypto";
-import { isIP } from "node:net";
 import { create } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, type HandlerContext } from "@connectrpc/connect";
-import type { Kysely } from "kysely";
 import { EVENT_TYPES } from "../../db/eventTypes.js";
+import { judgeAddress, parseIpLiteral, withinRanges, type AddressRanges } from "../../domain/addressRanges.js";
 import { newId } from "../../db/ids.js";
-import { fromJson, toJson, type Database } from "../../db/schema.js";
+import { fromJson, toJson } from "../../db/schema.js";
 import {
   CreateWebhookEndpointResponseSchema,
   DeleteWebhookEndpointResponseSchema,
@@ -20,13 +19,14 @@ import {
   type ListWebhookDeliveriesRequest,
   type ListWebhookEndpointsRequest,
 } from "../../gen/ctrl/v1/network_pb.js";
-import { idempotentSend, viaIngress } from "../../restate/ingress.js";
-import { webhookApi } from "../../../workflows/webhook.js";
+import { idempotent, idempotentSend, viaIngress } from "../../restate/ingress.js";
+import { scopedKey } from "../idempotency.js";
+import { webhookApi } from "../../../workflows/handles.js";
 import { principalOf } from "../auth.js";
-import { invalidArgument, notFound } from "../errors.js";
-import { decodePageToken, encodePageToken } from "../pagination.js";
-import type { ApiDeps } from "../server.js";
-import { findWorkspace, requireId } from "../tenancy.js";
+import { invalidArgument } from "../errors.js";
+import { keysetPage } from "../pagination.js";
+import type { ApiDeps } from "../deps.js";
+import { findWebhookEndpoint, findWorkspace, requireId } from "../tenancy.js";
 import { pageSize } from "../validation.js";
 
 // Webhook endpoints of a workspace; the deliveries themselves are the WebhookEndpoint object's
@@ -41,8 +41,13 @@ const STATUS: Record<string, WebhookDeliveryStatus> = {
   abandoned: WebhookDeliveryStatus.ABANDONED,
 };
 
-/** An absolute https URL; plain http only to a loopback address (a receiver on this machine). */
-function webhookUrl(raw: string): string {
+/**
+ * An absolute https URL, or plain http to an address inside the operator's allowed ranges (a
+ * receiver on the operator's own network). An IP literal, in any notation the URL parser
+ * normalises (127.1, 0x7f000001, 2130706433), must be one the platform may reach; names are
+ * judged after resolution, on every delivery (src/net/guardedFetch.ts).
+ */
+function webhookUrl(raw: string, ranges: AddressRanges): string {
   if (raw.trim() === "") throw invalidArgument("url", "is required");
   if (raw.length > 2048) throw invalidArgument("url", "is longer than 2048 characters");
   let url: URL;
@@ -51,10 +56,17 @@ function webhookUrl(raw: string): string {
   } catch {
     throw invalidArgument("url", "is not an absolute URL");
   }
-  const host = url.hostname.replace(/^\[|\]$/g, "");
-  const loopback = host === "localhost" || (isIP(host) === 4 && host.startsWith("127.")) || host === "::1";
-  if (url.protocol !== "https:" && !(url.protocol === "http:" && loopback)) throw invalidArgument("url", "must use https (http only for a loopback address)");
+  if (url.protocol !== "https:" && url.protocol !== "http:") throw invalidArgument("url", "must use https");
   if (url.username || url.password) throw invalidArgument("url", "must not carry credentials");
+  if (!/^[\x21-\x7e]+$/.test(url.toString())) throw invalidArgument("url", "must be ASCII once encoded");
+  const literal = parseIpLiteral(url.hostname);
+  if (literal) {
+    const verdict = judgeAddress(literal.toString(), ranges);
+    if (!verdict.allowed) throw invalidArgument("url", verdict.reason);
+  }
+  if (url.protocol === "http:" && !(literal && withinRanges(literal.toString(), ranges))) {
+    throw invalidArgument("url", "must use https (plain http only to an address in SWITCHYARD_OUTBOUND_ALLOWED_RANGES)");
+  }
   return url.toString();
 }
 
@@ -62,12 +74,6 @@ function eventTypes(types: readonly string[]): string[] | null {
   const unknown = types.filter((t) => !(EVENT_TYPES as readonly string[]).includes(t));
   if (unknown.length > 0) throw invalidArgument("event_types", `unknown event type ${unknown.map((t) => JSON.stringify(t)).join(", ")}`);
   return types.length > 0 ? [...new Set(types)] : null;
-}
-
-async function findEndpoint(db: Kysely<Database>, tenantId: string, endpointId: string) {
-  const row = await db.selectFrom("webhook_endpoints").selectAll().where("id", "=", endpointId).where("tenant_id", "=", tenantId).executeTakeFirst();
-  if (!row) throw notFound("webhook endpoint", endpointId);
-  return row;
 }
 
 function endpointToProto(row: { id: string; workspace_id: string; url: string; event_types: string | null; enabled: boolean; created_at: Date }) {
@@ -81,10 +87,10 @@ function endpointToProto(row: { id: string; workspace_id: string; url: string; e
   });
 }
 
-export function createWebhookEndpoint({ db, ingress }: ApiDeps) {
+export function createWebhookEndpoint({ db, ingress, config }: ApiDeps) {
   return async (req: CreateWebhookEndpointRequest, context: HandlerContext) => {
     requireId("workspace_id", req.workspaceId);
-    const url = webhookUrl(req.url);
+    const url = webhookUrl(req.url, config.outboundAllowedRanges);
     const types = eventTypes(req.eventTypes);
     const { tenantId } = principalOf(context);
     await findWorkspace(db, tenantId, req.workspaceId);
@@ -104,76 +110,65 @@ export function createWebhookEndpoint({ db, ingress }: ApiDeps) {
       await db.deleteFrom("webhook_endpoints").where("id", "=", id).execute();
       throw error;
     }
-    const row = await findEndpoint(db, tenantId, id);
+    const row = await findWebhookEndpoint(db, tenantId, id);
     return create(CreateWebhookEndpointResponseSchema, { endpoint: endpointToProto(row), secret });
   };
 }
 
-export function listWebhookEndpoints({ db }: ApiDeps) {
+export function listWebhookEndpoints({ db, config }: ApiDeps) {
   return async (req: ListWebhookEndpointsRequest, context: HandlerContext) => {
     requireId("workspace_id", req.workspaceId);
-    const size = pageSize(req.pageSize);
+    pageSize(req.pageSize);
     const { tenantId } = principalOf(context);
     await findWorkspace(db, tenantId, req.workspaceId);
-    const filters = { rpc: "ListWebhookEndpoints", tenantId, workspaceId: req.workspaceId };
-    const position = decodePageToken(req.pageToken, filters);
-    let query = db.selectFrom("webhook_endpoints").selectAll().where("tenant_id", "=", tenantId).where("workspace_id", "=", req.workspaceId);
-    if (position) query = query.where("id", ">", position.id);
-    const rows = await query.orderBy("id").limit(size + 1).execute();
-    const page = rows.slice(0, size);
-    return create(ListWebhookEndpointsResponseSchema, {
-      endpoints: page.map(endpointToProto),
-      nextPageToken: rows.length > size ? encodePageToken({ after: "", id: page.at(-1)!.id }, filters) : "",
-    });
+    const page = await keysetPage(
+      db.selectFrom("webhook_endpoints").selectAll().where("tenant_id", "=", tenantId).where("workspace_id", "=", req.workspaceId),
+      { config, pageToken: req.pageToken, pageSize: req.pageSize, filters: { rpc: "ListWebhookEndpoints", tenantId, workspaceId: req.workspaceId } },
+      [{ column: "id", order: "asc", type: "string", value: (row) => row.id }],
+    );
+    return create(ListWebhookEndpointsResponseSchema, { endpoints: page.rows.map(endpointToProto), nextPageToken: page.nextPageToken });
   };
 }
 
-export function deleteWebhookEndpoint({ db, ingress, logger }: ApiDeps) {
+export function deleteWebhookEndpoint({ ingress, logger }: ApiDeps) {
   return async (req: DeleteWebhookEndpointRequest, context: HandlerContext) => {
     requireId("endpoint_id", req.endpointId);
     const { tenantId } = principalOf(context);
-    const row = await db.selectFrom("webhook_endpoints").select("id").where("id", "=", req.endpointId).where("tenant_id", "=", tenantId).executeTakeFirst();
-    if (!row) {
-      // A retry of a delete that happened is a success; anything else is NotFound.
-      if (req.idempotencyKey !== "") return create(DeleteWebhookEndpointResponseSchema, {});
-      throw notFound("webhook endpoint", req.endpointId);
-    }
-    // Its delivery rows go with it (ON DELETE CASCADE); the object finds it gone and stops.
-    await db.deleteFrom("webhook_endpoints").where("id", "=", row.id).execute();
+    // The endpoint's object deletes the row: a retry with the same idempotency key gets the first
+    // answer from Restate, and anyone else's call on an endpoint that is not theirs (or gone) is
+    // NotFound. Its delivery rows go with it (ON DELETE CASCADE); a delivery in flight ends.
+    const options = idempotent<{ tenantId: string }, { removed: true }>(scopedKey(context, "delete-webhook-endpoint", req.idempotencyKey));
+    await viaIngress(() => ingress.objectClient(webhookApi, req.endpointId).remove({ tenantId }, options));
     await ingress
-      .objectSendClient(webhookApi, row.id)
-      .stop({}, idempotentSend(`webhook-stop/${row.id}`))
-      .catch((error: unknown) => logger.warn({ err: error, endpointId: row.id }, "could not stop the webhook pump; it stops when it finds the endpoint gone"));
+      .objectSendClient(webhookApi, req.endpointId)
+      .stop({}, idempotentSend(`webhook-stop/${req.endpointId}`))
+      .catch((error: unknown) => logger.warn({ err: error, endpointId: req.endpointId }, "could not stop the webhook pump; it stops when it finds the endpoint gone"));
     return create(DeleteWebhookEndpointResponseSchema, {});
   };
 }
 
-export function listWebhookDeliveries({ db }: ApiDeps) {
+export function listWebhookDeliveries({ db, config }: ApiDeps) {
   return async (req: ListWebhookDeliveriesRequest, context: HandlerContext) => {
     requireId("endpoint_id", req.endpointId);
-    const size = pageSize(req.pageSize);
+    pageSize(req.pageSize);
     const { tenantId } = principalOf(context);
-    await findEndpoint(db, tenantId, req.endpointId);
+    await findWebhookEndpoint(db, tenantId, req.endpointId);
     const status = Object.entries(STATUS).find(([, value]) => value === req.status)?.[0];
     if (req.status !== WebhookDeliveryStatus.UNSPECIFIED && !status) throw invalidArgument("status", "is not a delivery status");
     const filters = { rpc: "ListWebhookDeliveries", tenantId, endpointId: req.endpointId, status: req.status };
-    const position = decodePageToken(req.pageToken, filters);
     let query = db
       .selectFrom("webhook_deliveries as d")
       .innerJoin("events as e", "e.id", "d.event_id")
       .select(["d.id", "d.endpoint_id", "d.event_id", "d.attempt", "d.status", "d.response_code", "d.error", "d.next_attempt_at", "d.created_at", "e.type"])
       .where("d.endpoint_id", "=", req.endpointId);
     if (status) query = query.where("d.status", "=", status);
-    // Newest first: by event, then attempt, descending; the token holds the last (event, attempt).
-    if (position) {
-      const [eventId, attempt] = position.after.split("/").map(Number) as [number, number];
-      query = query.where((eb) => eb.or([eb("d.event_id", "<", eventId), eb.and([eb("d.event_id", "=", eventId), eb("d.attempt", "<", attempt)])]));
-    }
-    const rows = await query.orderBy("d.event_id", "desc").orderBy("d.attempt", "desc").limit(size + 1).execute();
-    const page = rows.slice(0, size);
-    const last = page.at(-1);
+    // Newest first: by event, then attempt, descending.
+    const page = await keysetPage(query, { config, pageToken: req.pageToken, pageSize: req.pageSize, filters }, [
+      { column: "d.event_id", order: "desc", type: "int", value: (row) => Number(row.event_id) },
+      { column: "d.attempt", order: "desc", type: "int", value: (row) => row.attempt },
+    ]);
     return create(ListWebhookDeliveriesResponseSchema, {
-      deliveries: page.map((d) =>
+      deliveries: page.rows.map((d) =>
         create(WebhookDeliverySchema, {
           id: d.id,
           endpointId: d.endpoint_id,
@@ -187,7 +182,7 @@ export function listWebhookDeliveries({ db }: ApiDeps) {
           createTime: timestampFromDate(d.created_at),
         }),
       ),
-      nextPageToken: rows.length > size && last ? encodePageToken({ after: `${last.event_id}/${last.attempt}`, id: last.id }, filters) : "",
+      nextPageToken: page.nextPageToken,
     });
   };
 }

@@ -1,7 +1,6 @@
 import { create } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import type { HandlerContext, ServiceImpl } from "@connectrpc/connect";
-import { isIP } from "node:net";
 import type { Kysely } from "kysely";
 import type { Database, Route } from "../../db/schema.js";
 import { fromJson } from "../../db/schema.js";
@@ -21,11 +20,11 @@ import { StickyLevel } from "../../gen/ctrl/v1/resources_pb.js";
 import { gatewayConfigToProto } from "../gatewayConfigToProto.js";
 import type { GatewayConfigBody } from "../../routing/gatewayConfig.js";
 import { idempotent, viaIngress } from "../../restate/ingress.js";
-import { projectApi } from "../../../workflows/project.js";
+import { projectApi } from "../../../workflows/handles.js";
 import { principalOf } from "../auth.js";
 import { invalidArgument, notFound } from "../errors.js";
 import { scopedKey } from "../idempotency.js";
-import type { ApiDeps } from "../server.js";
+import type { ApiDeps } from "../deps.js";
 import { findDeployment, findProject, requireId } from "../tenancy.js";
 
 const STICKY_FROM_PROTO: Record<StickyLevel, DomainSticky> = {
@@ -60,7 +59,7 @@ export function routingService(deps: ApiDeps): Partial<ServiceImpl<typeof Routin
     async assignDomains(req, context) {
       if (req.domains.length === 0) throw invalidArgument("domains", "at least one domain is required");
       if (req.domains.length > MAX_HOSTNAMES) throw invalidArgument("domains", `at most ${MAX_HOSTNAMES} per call`);
-      const domains = req.domains.map((d, i) => ({ hostname: hostnameField(`domains[${i}].hostname`, d.hostname), sticky: STICKY_FROM_PROTO[d.sticky] ?? "commit" }));
+      const domains = req.domains.map((d, i) => ({ hostname: hostnameField(`domains[${i}].hostname`, d.hostname), sticky: stickyField(`domains[${i}].sticky`, d.sticky) }));
       const project = await scope(context, req.projectId, req.deploymentId);
       const input = { deploymentId: req.deploymentId, domains };
       const result = await viaIngress(() =>
@@ -119,13 +118,17 @@ export function routingService(deps: ApiDeps): Partial<ServiceImpl<typeof Routin
   };
 }
 
+/** A hostname in its stored (A-label) form; IP addresses, in any notation, are refused. */
 function hostnameField(field: string, value: string): string {
-  // Loopback addresses are accepted as hostnames so they can be routed like the seeds do; they
-  // never get a gateway config (invariant 8).
-  if (isIP(value) && isLocalHostname(value, "")) return value;
   const result = canonicalHostname(value);
   if ("problem" in result) throw invalidArgument(field, result.problem);
   return result.ascii;
+}
+
+function stickyField(field: string, value: StickyLevel): DomainSticky {
+  const sticky = STICKY_FROM_PROTO[value];
+  if (!sticky) throw invalidArgument(field, "is not a sticky level (COMMIT, BRANCH, ENVIRONMENT or LIVE)");
+  return sticky;
 }
 
 function listField(field: string, values: string[]): string[] {

@@ -1,6 +1,6 @@
 import { sql, type CreateTableBuilder, type Kysely } from "kysely";
 
-// The initial schema (ARCHITECTURE §6). Every statement is accepted by MySQL 8 and MariaDB 10.11.
+// The initial schema (docs/architecture.md, "Data"). Every statement is accepted by MySQL 8 and MariaDB 10.11.
 //
 // - Tables are InnoDB, utf8mb4 with the binary collation (no accent/case folding surprises);
 //   identifiers, slugs, hostnames, regions and tokens are ASCII binary columns: hostnames are

@@ -291,7 +291,7 @@ export const ChallengeTypeSchema: GenEnum<ChallengeType> = /*@__PURE__*/
   enumDesc(file_ctrl_v1_acme, 0);
 
 /**
- * ACME coordination (seed 003): accounts, ownership checks before ordering, certificate lookup
+ * ACME coordination: accounts, ownership checks before ordering, certificate lookup
  * for gateways, and the HTTP-01 answer path. Orders themselves run in the durable Certificate
  * workflow (see NetworkService.ProvisionCert). Account and certificate private keys are
  * envelope-encrypted at rest and never returned (invariant no-plaintext-keys).

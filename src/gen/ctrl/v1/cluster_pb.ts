@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file ctrl/v1/cluster.proto.
  */
 export const file_ctrl_v1_cluster: GenFile = /*@__PURE__*/
-  fileDesc("ChVjdHJsL3YxL2NsdXN0ZXIucHJvdG8SB2N0cmwudjEi1wIKD0RlcGxveW1lbnRTdGF0ZRIVCg1kZXBsb3ltZW50X2lkGAEgASgJEhQKDHdvcmtzcGFjZV9pZBgCIAEoCRISCgpwcm9qZWN0X2lkGAMgASgJEhYKDmVudmlyb25tZW50X2lkGAQgASgJEg4KBnJlZ2lvbhgFIAEoCRIuCg5kZXNpcmVkX3N0YXR1cxgGIAEoDjIWLmN0cmwudjEuRGVzaXJlZFN0YXR1cxIQCghyZXBsaWNhcxgHIAEoDRINCgVpbWFnZRgIIAEoCRIPCgdjb21tYW5kGAkgAygJEgwKBHBvcnQYCiABKA0SLgoDZW52GAsgAygLMiEuY3RybC52MS5EZXBsb3ltZW50U3RhdGUuRW52RW50cnkSDwoHdmVyc2lvbhgMIAEoBBoqCghFbnZFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIjwKE0RlcGxveW1lbnRUb21ic3RvbmUSFQoNZGVwbG95bWVudF9pZBgBIAEoCRIOCgZyZWdpb24YAiABKAkiKwoRQm9vdHN0cmFwQ29tcGxldGUSFgoOcmVzb3VyY2VfY291bnQYASABKA0iUQoXV2F0Y2hEZXBsb3ltZW50c1JlcXVlc3QSDgoGcmVnaW9uGAEgASgJEhQKDGZyb21fdmVyc2lvbhgCIAEoBBIQCghhZ2VudF9pZBgDIAEoCSLOAQoYV2F0Y2hEZXBsb3ltZW50c1Jlc3BvbnNlEg8KB3ZlcnNpb24YASABKAQSKgoGdXBzZXJ0GAIgASgLMhguY3RybC52MS5EZXBsb3ltZW50U3RhdGVIABIxCgl0b21ic3RvbmUYAyABKAsyHC5jdHJsLnYxLkRlcGxveW1lbnRUb21ic3RvbmVIABI4ChJib290c3RyYXBfY29tcGxldGUYBCABKAsyGi5jdHJsLnYxLkJvb3RzdHJhcENvbXBsZXRlSABCCAoGY2hhbmdlIioKFkdhdGV3YXlDb25maWdUb21ic3RvbmUSEAoIaG9zdG5hbWUYASABKAkiVAoaV2F0Y2hHYXRld2F5Q29uZmlnc1JlcXVlc3QSDgoGcmVnaW9uGAEgASgJEhQKDGZyb21fdmVyc2lvbhgCIAEoBBIQCghhZ2VudF9pZBgDIAEoCSLSAQobV2F0Y2hHYXRld2F5Q29uZmlnc1Jlc3BvbnNlEg8KB3ZlcnNpb24YASABKAQSKAoGdXBzZXJ0GAIgASgLMhYuY3RybC52MS5HYXRld2F5Q29uZmlnSAASNAoJdG9tYnN0b25lGAMgASgLMh8uY3RybC52MS5HYXRld2F5Q29uZmlnVG9tYnN0b25lSAASOAoSYm9vdHN0cmFwX2NvbXBsZXRlGAQgASgLMhouY3RybC52MS5Cb290c3RyYXBDb21wbGV0ZUgAQggKBmNoYW5nZSJJCiBHZXREZXNpcmVkRGVwbG95bWVudFN0YXRlUmVxdWVzdBIVCg1kZXBsb3ltZW50X2lkGAEgASgJEg4KBnJlZ2lvbhgCIAEoCSJMCiFHZXREZXNpcmVkRGVwbG95bWVudFN0YXRlUmVzcG9uc2USJwoFc3RhdGUYASABKAsyGC5jdHJsLnYxLkRlcGxveW1lbnRTdGF0ZSJwCg5JbnN0YW5jZVJlcG9ydBITCgtpbnN0YW5jZV9pZBgBIAEoCRInCgZzdGF0dXMYAiABKA4yFy5jdHJsLnYxLkluc3RhbmNlU3RhdHVzEg8KB2FkZHJlc3MYAyABKAkSDwoHbWVzc2FnZRgEIAEoCSLnAQodUmVwb3J0RGVwbG95bWVudFN0YXR1c1JlcXVlc3QSFQoNZGVwbG95bWVudF9pZBgBIAEoCRIOCgZyZWdpb24YAiABKAkSKgoJaW5zdGFuY2VzGAMgAygLMhcuY3RybC52MS5JbnN0YW5jZVJlcG9ydBIvCgZzdGF0dXMYBCABKA4yHy5jdHJsLnYxLlJlZ2lvbkRlcGxveW1lbnRTdGF0dXMSDwoHbWVzc2FnZRgFIAEoCRIYChBvYnNlcnZlZF92ZXJzaW9uGAYgASgEEhcKD2lkZW1wb3RlbmN5X2tleRgHIAEoCSIgCh5SZXBvcnREZXBsb3ltZW50U3RhdHVzUmVzcG9uc2UiogEKEEhlYXJ0YmVhdFJlcXVlc3QSDgoGcmVnaW9uGAEgASgJEhAKCGFnZW50X2lkGAIgASgJEhUKDWFnZW50X3ZlcnNpb24YAyABKAkSGwoTZGVwbG95bWVudHNfdmVyc2lvbhgEIAEoBBIfChdnYXRld2F5X2NvbmZpZ3NfdmVyc2lvbhgFIAEoBBIXCg9pZGVtcG90ZW5jeV9rZXkYBiABKAkicQoRSGVhcnRiZWF0UmVzcG9uc2USLwoLc2VydmVyX3RpbWUYASABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEisKCGludGVydmFsGAIgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uKoMBCg1EZXNpcmVkU3RhdHVzEh4KGkRFU0lSRURfU1RBVFVTX1VOU1BFQ0lGSUVEEAASGgoWREVTSVJFRF9TVEFUVVNfUlVOTklORxABEhoKFkRFU0lSRURfU1RBVFVTX1NUQU5EQlkQAhIaChZERVNJUkVEX1NUQVRVU19TVE9QUEVEEAMqpAEKDkluc3RhbmNlU3RhdHVzEh8KG0lOU1RBTkNFX1NUQVRVU19VTlNQRUNJRklFRBAAEhsKF0lOU1RBTkNFX1NUQVRVU19QRU5ESU5HEAESGwoXSU5TVEFOQ0VfU1RBVFVTX1JVTk5JTkcQAhIaChZJTlNUQU5DRV9TVEFUVVNfRkFJTEVEEAMSGwoXSU5TVEFOQ0VfU1RBVFVTX1NUT1BQRUQQBCqzAQoWUmVnaW9uRGVwbG95bWVudFN0YXR1cxIoCiRSRUdJT05fREVQTE9ZTUVOVF9TVEFUVVNfVU5TUEVDSUZJRUQQABIkCiBSRUdJT05fREVQTE9ZTUVOVF9TVEFUVVNfUEVORElORxABEiQKIFJFR0lPTl9ERVBMT1lNRU5UX1NUQVRVU19SVU5OSU5HEAISIwofUkVHSU9OX0RFUExPWU1FTlRfU1RBVFVTX0ZBSUxFRBADMosECg5DbHVzdGVyU2VydmljZRJeChBXYXRjaERlcGxveW1lbnRzEiAuY3RybC52MS5XYXRjaERlcGxveW1lbnRzUmVxdWVzdBohLmN0cmwudjEuV2F0Y2hEZXBsb3ltZW50c1Jlc3BvbnNlIgOQAgEwARJnChNXYXRjaEdhdGV3YXlDb25maWdzEiMuY3RybC52MS5XYXRjaEdhdGV3YXlDb25maWdzUmVxdWVzdBokLmN0cmwudjEuV2F0Y2hHYXRld2F5Q29uZmlnc1Jlc3BvbnNlIgOQAgEwARJ3ChlHZXREZXNpcmVkRGVwbG95bWVudFN0YXRlEikuY3RybC52MS5HZXREZXNpcmVkRGVwbG95bWVudFN0YXRlUmVxdWVzdBoqLmN0cmwudjEuR2V0RGVzaXJlZERlcGxveW1lbnRTdGF0ZVJlc3BvbnNlIgOQAgESbgoWUmVwb3J0RGVwbG95bWVudFN0YXR1cxImLmN0cmwudjEuUmVwb3J0RGVwbG95bWVudFN0YXR1c1JlcXVlc3QaJy5jdHJsLnYxLlJlcG9ydERlcGxveW1lbnRTdGF0dXNSZXNwb25zZSIDkAICEkcKCUhlYXJ0YmVhdBIZLmN0cmwudjEuSGVhcnRiZWF0UmVxdWVzdBoaLmN0cmwudjEuSGVhcnRiZWF0UmVzcG9uc2UiA5ACAmIGcHJvdG8z", [file_ctrl_v1_resources, file_google_protobuf_duration, file_google_protobuf_timestamp]);
+  fileDesc("ChVjdHJsL3YxL2NsdXN0ZXIucHJvdG8SB2N0cmwudjEipgMKD0RlcGxveW1lbnRTdGF0ZRIVCg1kZXBsb3ltZW50X2lkGAEgASgJEhQKDHdvcmtzcGFjZV9pZBgCIAEoCRISCgpwcm9qZWN0X2lkGAMgASgJEhYKDmVudmlyb25tZW50X2lkGAQgASgJEg4KBnJlZ2lvbhgFIAEoCRIuCg5kZXNpcmVkX3N0YXR1cxgGIAEoDjIWLmN0cmwudjEuRGVzaXJlZFN0YXR1cxIQCghyZXBsaWNhcxgHIAEoDRINCgVpbWFnZRgIIAEoCRIPCgdjb21tYW5kGAkgAygJEgwKBHBvcnQYCiABKA0SLgoDZW52GAsgAygLMiEuY3RybC52MS5EZXBsb3ltZW50U3RhdGUuRW52RW50cnkSDwoHdmVyc2lvbhgMIAEoBBIZChFoZWFsdGhfY2hlY2tfcGF0aBgNIAEoCRIyCg9zdGFydHVwX3RpbWVvdXQYDiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24aKgoIRW52RW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASI8ChNEZXBsb3ltZW50VG9tYnN0b25lEhUKDWRlcGxveW1lbnRfaWQYASABKAkSDgoGcmVnaW9uGAIgASgJIisKEUJvb3RzdHJhcENvbXBsZXRlEhYKDnJlc291cmNlX2NvdW50GAEgASgNIlEKF1dhdGNoRGVwbG95bWVudHNSZXF1ZXN0Eg4KBnJlZ2lvbhgBIAEoCRIUCgxmcm9tX3ZlcnNpb24YAiABKAQSEAoIYWdlbnRfaWQYAyABKAkizgEKGFdhdGNoRGVwbG95bWVudHNSZXNwb25zZRIPCgd2ZXJzaW9uGAEgASgEEioKBnVwc2VydBgCIAEoCzIYLmN0cmwudjEuRGVwbG95bWVudFN0YXRlSAASMQoJdG9tYnN0b25lGAMgASgLMhwuY3RybC52MS5EZXBsb3ltZW50VG9tYnN0b25lSAASOAoSYm9vdHN0cmFwX2NvbXBsZXRlGAQgASgLMhouY3RybC52MS5Cb290c3RyYXBDb21wbGV0ZUgAQggKBmNoYW5nZSIqChZHYXRld2F5Q29uZmlnVG9tYnN0b25lEhAKCGhvc3RuYW1lGAEgASgJIlQKGldhdGNoR2F0ZXdheUNvbmZpZ3NSZXF1ZXN0Eg4KBnJlZ2lvbhgBIAEoCRIUCgxmcm9tX3ZlcnNpb24YAiABKAQSEAoIYWdlbnRfaWQYAyABKAki0gEKG1dhdGNoR2F0ZXdheUNvbmZpZ3NSZXNwb25zZRIPCgd2ZXJzaW9uGAEgASgEEigKBnVwc2VydBgCIAEoCzIWLmN0cmwudjEuR2F0ZXdheUNvbmZpZ0gAEjQKCXRvbWJzdG9uZRgDIAEoCzIfLmN0cmwudjEuR2F0ZXdheUNvbmZpZ1RvbWJzdG9uZUgAEjgKEmJvb3RzdHJhcF9jb21wbGV0ZRgEIAEoCzIaLmN0cmwudjEuQm9vdHN0cmFwQ29tcGxldGVIAEIICgZjaGFuZ2UiSQogR2V0RGVzaXJlZERlcGxveW1lbnRTdGF0ZVJlcXVlc3QSFQoNZGVwbG95bWVudF9pZBgBIAEoCRIOCgZyZWdpb24YAiABKAkiTAohR2V0RGVzaXJlZERlcGxveW1lbnRTdGF0ZVJlc3BvbnNlEicKBXN0YXRlGAEgASgLMhguY3RybC52MS5EZXBsb3ltZW50U3RhdGUicAoOSW5zdGFuY2VSZXBvcnQSEwoLaW5zdGFuY2VfaWQYASABKAkSJwoGc3RhdHVzGAIgASgOMhcuY3RybC52MS5JbnN0YW5jZVN0YXR1cxIPCgdhZGRyZXNzGAMgASgJEg8KB21lc3NhZ2UYBCABKAki5wEKHVJlcG9ydERlcGxveW1lbnRTdGF0dXNSZXF1ZXN0EhUKDWRlcGxveW1lbnRfaWQYASABKAkSDgoGcmVnaW9uGAIgASgJEioKCWluc3RhbmNlcxgDIAMoCzIXLmN0cmwudjEuSW5zdGFuY2VSZXBvcnQSLwoGc3RhdHVzGAQgASgOMh8uY3RybC52MS5SZWdpb25EZXBsb3ltZW50U3RhdHVzEg8KB21lc3NhZ2UYBSABKAkSGAoQb2JzZXJ2ZWRfdmVyc2lvbhgGIAEoBBIXCg9pZGVtcG90ZW5jeV9rZXkYByABKAkiIAoeUmVwb3J0RGVwbG95bWVudFN0YXR1c1Jlc3BvbnNlIqIBChBIZWFydGJlYXRSZXF1ZXN0Eg4KBnJlZ2lvbhgBIAEoCRIQCghhZ2VudF9pZBgCIAEoCRIVCg1hZ2VudF92ZXJzaW9uGAMgASgJEhsKE2RlcGxveW1lbnRzX3ZlcnNpb24YBCABKAQSHwoXZ2F0ZXdheV9jb25maWdzX3ZlcnNpb24YBSABKAQSFwoPaWRlbXBvdGVuY3lfa2V5GAYgASgJInEKEUhlYXJ0YmVhdFJlc3BvbnNlEi8KC3NlcnZlcl90aW1lGAEgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIrCghpbnRlcnZhbBgCIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbiJAChxHZXRHYXRld2F5Q2VydGlmaWNhdGVSZXF1ZXN0Eg4KBnJlZ2lvbhgBIAEoCRIQCghob3N0bmFtZRgCIAEoCSKSAQodR2V0R2F0ZXdheUNlcnRpZmljYXRlUmVzcG9uc2USFgoOY2VydGlmaWNhdGVfaWQYASABKAkSEQoJcGVtX2NoYWluGAIgASgJEhcKD3ByaXZhdGVfa2V5X3BlbRgDIAEoCRItCglub3RfYWZ0ZXIYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wKoMBCg1EZXNpcmVkU3RhdHVzEh4KGkRFU0lSRURfU1RBVFVTX1VOU1BFQ0lGSUVEEAASGgoWREVTSVJFRF9TVEFUVVNfUlVOTklORxABEhoKFkRFU0lSRURfU1RBVFVTX1NUQU5EQlkQAhIaChZERVNJUkVEX1NUQVRVU19TVE9QUEVEEAMqpAEKDkluc3RhbmNlU3RhdHVzEh8KG0lOU1RBTkNFX1NUQVRVU19VTlNQRUNJRklFRBAAEhsKF0lOU1RBTkNFX1NUQVRVU19QRU5ESU5HEAESGwoXSU5TVEFOQ0VfU1RBVFVTX1JVTk5JTkcQAhIaChZJTlNUQU5DRV9TVEFUVVNfRkFJTEVEEAMSGwoXSU5TVEFOQ0VfU1RBVFVTX1NUT1BQRUQQBCqzAQoWUmVnaW9uRGVwbG95bWVudFN0YXR1cxIoCiRSRUdJT05fREVQTE9ZTUVOVF9TVEFUVVNfVU5TUEVDSUZJRUQQABIkCiBSRUdJT05fREVQTE9ZTUVOVF9TVEFUVVNfUEVORElORxABEiQKIFJFR0lPTl9ERVBMT1lNRU5UX1NUQVRVU19SVU5OSU5HEAISIwofUkVHSU9OX0RFUExPWU1FTlRfU1RBVFVTX0ZBSUxFRBADMvgECg5DbHVzdGVyU2VydmljZRJeChBXYXRjaERlcGxveW1lbnRzEiAuY3RybC52MS5XYXRjaERlcGxveW1lbnRzUmVxdWVzdBohLmN0cmwudjEuV2F0Y2hEZXBsb3ltZW50c1Jlc3BvbnNlIgOQAgEwARJnChNXYXRjaEdhdGV3YXlDb25maWdzEiMuY3RybC52MS5XYXRjaEdhdGV3YXlDb25maWdzUmVxdWVzdBokLmN0cmwudjEuV2F0Y2hHYXRld2F5Q29uZmlnc1Jlc3BvbnNlIgOQAgEwARJ3ChlHZXREZXNpcmVkRGVwbG95bWVudFN0YXRlEikuY3RybC52MS5HZXREZXNpcmVkRGVwbG95bWVudFN0YXRlUmVxdWVzdBoqLmN0cmwudjEuR2V0RGVzaXJlZERlcGxveW1lbnRTdGF0ZVJlc3BvbnNlIgOQAgESbgoWUmVwb3J0RGVwbG95bWVudFN0YXR1cxImLmN0cmwudjEuUmVwb3J0RGVwbG95bWVudFN0YXR1c1JlcXVlc3QaJy5jdHJsLnYxLlJlcG9ydERlcGxveW1lbnRTdGF0dXNSZXNwb25zZSIDkAICEmsKFUdldEdhdGV3YXlDZXJ0aWZpY2F0ZRIlLmN0cmwudjEuR2V0R2F0ZXdheUNlcnRpZmljYXRlUmVxdWVzdBomLmN0cmwudjEuR2V0R2F0ZXdheUNlcnRpZmljYXRlUmVzcG9uc2UiA5ACARJHCglIZWFydGJlYXQSGS5jdHJsLnYxLkhlYXJ0YmVhdFJlcXVlc3QaGi5jdHJsLnYxLkhlYXJ0YmVhdFJlc3BvbnNlIgOQAgJiBnByb3RvMw", [file_ctrl_v1_resources, file_google_protobuf_duration, file_google_protobuf_timestamp]);
 
 /**
  * The desired state of one deployment in one region: what an agent reconciles towards.
@@ -91,6 +91,22 @@ export type DeploymentState = Message<"ctrl.v1.DeploymentState"> & {
    * @generated from field: uint64 version = 12;
    */
   version: bigint;
+
+  /**
+   * Path an agent health-checks (`GET`, any status below 500 is healthy); never empty ("/" by
+   * default).
+   *
+   * @generated from field: string health_check_path = 13;
+   */
+  healthCheckPath: string;
+
+  /**
+   * How long an instance may take to become healthy before the region is FAILED; unset = the
+   * agent's own default.
+   *
+   * @generated from field: google.protobuf.Duration startup_timeout = 14;
+   */
+  startupTimeout?: Duration | undefined;
 };
 
 /**
@@ -369,7 +385,8 @@ export type InstanceReport = Message<"ctrl.v1.InstanceReport"> & {
   status: InstanceStatus;
 
   /**
-   * "host:port" reachable by the gateways; empty until known.
+   * "ip:port" reachable by the gateways ("10.0.0.5:8080", "[fd00::5]:8080"), inside the
+   * platform's instance address ranges; empty until known.
    *
    * @generated from field: string address = 3;
    */
@@ -527,6 +544,66 @@ export const HeartbeatResponseSchema: GenMessage<HeartbeatResponse> = /*@__PURE_
   messageDesc(file_ctrl_v1_cluster, 14);
 
 /**
+ * @generated from message ctrl.v1.GetGatewayCertificateRequest
+ */
+export type GetGatewayCertificateRequest = Message<"ctrl.v1.GetGatewayCertificateRequest"> & {
+  /**
+   * @generated from field: string region = 1;
+   */
+  region: string;
+
+  /**
+   * The TLS server name (SNI) asked for.
+   *
+   * @generated from field: string hostname = 2;
+   */
+  hostname: string;
+};
+
+/**
+ * Describes the message ctrl.v1.GetGatewayCertificateRequest.
+ * Use `create(GetGatewayCertificateRequestSchema)` to create a new message.
+ */
+export const GetGatewayCertificateRequestSchema: GenMessage<GetGatewayCertificateRequest> = /*@__PURE__*/
+  messageDesc(file_ctrl_v1_cluster, 15);
+
+/**
+ * @generated from message ctrl.v1.GetGatewayCertificateResponse
+ */
+export type GetGatewayCertificateResponse = Message<"ctrl.v1.GetGatewayCertificateResponse"> & {
+  /**
+   * @generated from field: string certificate_id = 1;
+   */
+  certificateId: string;
+
+  /**
+   * Leaf first, then the intermediates.
+   *
+   * @generated from field: string pem_chain = 2;
+   */
+  pemChain: string;
+
+  /**
+   * PKCS#8 PEM.
+   *
+   * @generated from field: string private_key_pem = 3;
+   */
+  privateKeyPem: string;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp not_after = 4;
+   */
+  notAfter?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message ctrl.v1.GetGatewayCertificateResponse.
+ * Use `create(GetGatewayCertificateResponseSchema)` to create a new message.
+ */
+export const GetGatewayCertificateResponseSchema: GenMessage<GetGatewayCertificateResponse> = /*@__PURE__*/
+  messageDesc(file_ctrl_v1_cluster, 16);
+
+/**
  * What an agent should do with a deployment in its region.
  *
  * @generated from enum ctrl.v1.DesiredStatus
@@ -643,7 +720,7 @@ export const RegionDeploymentStatusSchema: GenEnum<RegionDeploymentStatus> = /*@
   enumDesc(file_ctrl_v1_cluster, 2);
 
 /**
- * Pull-based synchronisation with the per-region agents and gateways (seed 003). Every change to
+ * Pull-based synchronisation with the per-region agents and gateways. Every change to
  * desired state gets a version from one platform-wide, gap-free feed, assigned inside the change's
  * own transaction so that commit order equals version order (invariant gap-free-versions). A
  * watcher that resumes from version v receives every later change of its region exactly once, in
@@ -658,7 +735,10 @@ export const RegionDeploymentStatusSchema: GenEnum<RegionDeploymentStatus> = /*@
  *     resume point, in order: an upsert carrying the full resource, or a tombstone.
  *  3. Clients persist the `version` of the last message applied and resume from it.
  *
- * Every RPC can also fail with Unauthenticated (no or bad agent credentials).
+ * Callers are region agents and gateways, authenticated with a region credential
+ * (SWITCHYARD_AGENT_TOKENS); it covers every tenant, in its own region only. Every RPC can also
+ * fail with Unauthenticated (no or bad credentials) and PermissionDenied (a tenant token, or a
+ * region credential of another region than `region`).
  *
  * @generated from service ctrl.v1.ClusterService
  */
@@ -667,7 +747,9 @@ export const ClusterService: GenService<{
    * WatchDeployments streams the desired deployment state of a region (see the watch protocol).
    *
    * Errors: InvalidArgument (`region` empty or unknown); FailedPrecondition (`from_version` is
-   * ahead of the feed, or older than the retained changes — restart from 0).
+   * ahead of the feed, or older than the retained changes — restart from 0); ResourceExhausted
+   * (the stream fell too far behind the feed — resume from the last version applied);
+   * Unavailable (the server is shutting down or cannot read the feed — reconnect).
    *
    * @generated from rpc ctrl.v1.ClusterService.WatchDeployments
    */
@@ -681,7 +763,9 @@ export const ClusterService: GenService<{
    * protocol). A config is always written before the route that sends traffic to it.
    *
    * Errors: InvalidArgument (`region` empty or unknown); FailedPrecondition (`from_version` is
-   * ahead of the feed, or older than the retained changes — restart from 0).
+   * ahead of the feed, or older than the retained changes — restart from 0); ResourceExhausted
+   * (the stream fell too far behind the feed — resume from the last version applied);
+   * Unavailable (the server is shutting down or cannot read the feed — reconnect).
    *
    * @generated from rpc ctrl.v1.ClusterService.WatchGatewayConfigs
    */
@@ -710,9 +794,11 @@ export const ClusterService: GenService<{
    * lets the deployment workflow continue; any FAILED fails it. Reports older than the last one
    * applied (by `observed_version`) are ignored.
    *
-   * Errors: InvalidArgument (`deployment_id` / `region` empty; `status` unspecified;
-   * `instances[i].instance_id` empty or duplicated); NotFound (deployment, or no desired state for
-   * it in the region).
+   * Errors: InvalidArgument (`deployment_id` / `region` empty; `status` unspecified or unknown;
+   * `instances[i].status` unspecified or unknown; `instances[i].instance_id` empty or duplicated;
+   * `instances[i].address` not `ip:port` inside the platform's instance address ranges;
+   * `message` with control characters); NotFound (deployment, or no desired state for it in the
+   * region).
    *
    * @generated from rpc ctrl.v1.ClusterService.ReportDeploymentStatus
    */
@@ -722,10 +808,29 @@ export const ClusterService: GenService<{
     output: typeof ReportDeploymentStatusResponseSchema;
   },
   /**
-   * Heartbeat tells the control plane an agent is alive and how far it has applied the feeds.
-   * Idempotent by nature.
+   * GetGatewayCertificate hands a gateway the certificate chain and private key of a hostname it
+   * serves, at TLS handshake time (the gateway's certificate endpoint, which Caddy's
+   * tls.get_certificate.http asks). Certificates therefore never enter the data plane's config,
+   * and a renewal needs no reload. The key is opened by the vault for this call only and is
+   * never logged.
    *
-   * Errors: InvalidArgument (`region` / `agent_id` empty).
+   * Errors: InvalidArgument (`region` / `hostname` empty or not a hostname); NotFound (no gateway
+   * config with an issued certificate for the hostname).
+   *
+   * @generated from rpc ctrl.v1.ClusterService.GetGatewayCertificate
+   */
+  getGatewayCertificate: {
+    methodKind: "unary";
+    input: typeof GetGatewayCertificateRequestSchema;
+    output: typeof GetGatewayCertificateResponseSchema;
+  },
+  /**
+   * Heartbeat tells the control plane an agent (or gateway) is alive and how far it has applied
+   * the feeds; the last one of each `agent_id` is recorded per region (the
+   * switchyard_region_processes gauge counts them alive or silent). Idempotent by nature.
+   *
+   * Errors: InvalidArgument (`region` empty or unknown, `agent_id` empty or not
+   * [A-Za-z0-9._:-]{1,128}, `agent_version` over 64 printable characters).
    *
    * @generated from rpc ctrl.v1.ClusterService.Heartbeat
    */

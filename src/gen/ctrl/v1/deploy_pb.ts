@@ -4,17 +4,21 @@
 
 import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
+import type { InstanceStatus } from "./cluster_pb.js";
+import { file_ctrl_v1_cluster } from "./cluster_pb.js";
+import type { SpecChange } from "./openapi_pb.js";
+import { file_ctrl_v1_openapi } from "./openapi_pb.js";
 import type { ProjectRoutingState } from "./resources_pb.js";
 import { file_ctrl_v1_resources } from "./resources_pb.js";
-import type { Timestamp } from "@bufbuild/protobuf/wkt";
-import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
+import type { Duration, Timestamp } from "@bufbuild/protobuf/wkt";
+import { file_google_protobuf_duration, file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file ctrl/v1/deploy.proto.
  */
 export const file_ctrl_v1_deploy: GenFile = /*@__PURE__*/
-  fileDesc("ChRjdHJsL3YxL2RlcGxveS5wcm90bxIHY3RybC52MSKVAQoJV29ya3NwYWNlEgoKAmlkGAEgASgJEgwKBHNsdWcYAiABKAkSDAoEbmFtZRgDIAEoCRIvCgtjcmVhdGVfdGltZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLdXBkYXRlX3RpbWUYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIt0BCgdQcm9qZWN0EgoKAmlkGAEgASgJEhQKDHdvcmtzcGFjZV9pZBgCIAEoCRIMCgRzbHVnGAMgASgJEgwKBG5hbWUYBCABKAkSGgoSbGl2ZV9kZXBsb3ltZW50X2lkGAUgASgJEhYKDmlzX3JvbGxlZF9iYWNrGAYgASgIEi8KC2NyZWF0ZV90aW1lGAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgt1cGRhdGVfdGltZRgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAibAoLRW52aXJvbm1lbnQSCgoCaWQYASABKAkSEgoKcHJvamVjdF9pZBgCIAEoCRIMCgRzbHVnGAMgASgJEi8KC2NyZWF0ZV90aW1lGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJNChZDcmVhdGVXb3Jrc3BhY2VSZXF1ZXN0EgwKBHNsdWcYASABKAkSDAoEbmFtZRgCIAEoCRIXCg9pZGVtcG90ZW5jeV9rZXkYAyABKAkiQAoXQ3JlYXRlV29ya3NwYWNlUmVzcG9uc2USJQoJd29ya3NwYWNlGAEgASgLMhIuY3RybC52MS5Xb3Jrc3BhY2UiKwoTR2V0V29ya3NwYWNlUmVxdWVzdBIUCgx3b3Jrc3BhY2VfaWQYASABKAkiPQoUR2V0V29ya3NwYWNlUmVzcG9uc2USJQoJd29ya3NwYWNlGAEgASgLMhIuY3RybC52MS5Xb3Jrc3BhY2UiPgoVTGlzdFdvcmtzcGFjZXNSZXF1ZXN0EhEKCXBhZ2Vfc2l6ZRgBIAEoBRISCgpwYWdlX3Rva2VuGAIgASgJIlkKFkxpc3RXb3Jrc3BhY2VzUmVzcG9uc2USJgoKd29ya3NwYWNlcxgBIAMoCzISLmN0cmwudjEuV29ya3NwYWNlEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSJhChRDcmVhdGVQcm9qZWN0UmVxdWVzdBIUCgx3b3Jrc3BhY2VfaWQYASABKAkSDAoEc2x1ZxgCIAEoCRIMCgRuYW1lGAMgASgJEhcKD2lkZW1wb3RlbmN5X2tleRgEIAEoCSJmChVDcmVhdGVQcm9qZWN0UmVzcG9uc2USIQoHcHJvamVjdBgBIAEoCzIQLmN0cmwudjEuUHJvamVjdBIqCgxlbnZpcm9ubWVudHMYAiADKAsyFC5jdHJsLnYxLkVudmlyb25tZW50IicKEUdldFByb2plY3RSZXF1ZXN0EhIKCnByb2plY3RfaWQYASABKAkiNwoSR2V0UHJvamVjdFJlc3BvbnNlEiEKB3Byb2plY3QYASABKAsyEC5jdHJsLnYxLlByb2plY3QiUgoTTGlzdFByb2plY3RzUmVxdWVzdBIUCgx3b3Jrc3BhY2VfaWQYASABKAkSEQoJcGFnZV9zaXplGAIgASgFEhIKCnBhZ2VfdG9rZW4YAyABKAkiUwoUTGlzdFByb2plY3RzUmVzcG9uc2USIgoIcHJvamVjdHMYASADKAsyEC5jdHJsLnYxLlByb2plY3QSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIlUKGENyZWF0ZUVudmlyb25tZW50UmVxdWVzdBISCgpwcm9qZWN0X2lkGAEgASgJEgwKBHNsdWcYAiABKAkSFwoPaWRlbXBvdGVuY3lfa2V5GAMgASgJIkYKGUNyZWF0ZUVudmlyb25tZW50UmVzcG9uc2USKQoLZW52aXJvbm1lbnQYASABKAsyFC5jdHJsLnYxLkVudmlyb25tZW50IlQKF0xpc3RFbnZpcm9ubWVudHNSZXF1ZXN0EhIKCnByb2plY3RfaWQYASABKAkSEQoJcGFnZV9zaXplGAIgASgFEhIKCnBhZ2VfdG9rZW4YAyABKAkiXwoYTGlzdEVudmlyb25tZW50c1Jlc3BvbnNlEioKDGVudmlyb25tZW50cxgBIAMoCzIULmN0cmwudjEuRW52aXJvbm1lbnQSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJItUBCg5EZXBsb3ltZW50U3RlcBInCgVwaGFzZRgBIAEoDjIYLmN0cmwudjEuRGVwbG95bWVudFBoYXNlEi0KBnN0YXR1cxgCIAEoDjIdLmN0cmwudjEuRGVwbG95bWVudFN0ZXBTdGF0dXMSLgoKc3RhcnRfdGltZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLAoIZW5kX3RpbWUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg0KBWVycm9yGAUgASgJIrQBCgtJbWFnZVNvdXJjZRINCgVpbWFnZRgBIAEoCRIPCgdjb21tYW5kGAIgAygJEgwKBHBvcnQYAyABKA0SKgoDZW52GAQgAygLMh0uY3RybC52MS5JbWFnZVNvdXJjZS5FbnZFbnRyeRIfCgNnaXQYBSABKAsyEi5jdHJsLnYxLkdpdFNvdXJjZRoqCghFbnZFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIsEBCglHaXRTb3VyY2USCwoDc2hhGAEgASgJEg4KBmJyYW5jaBgCIAEoCRIPCgdtZXNzYWdlGAMgASgJEg4KBmF1dGhvchgEIAEoCRISCgpyZXBvc2l0b3J5GAUgASgJEgwKBHBvcnQYBiABKA0SKAoDZW52GAcgAygLMhsuY3RybC52MS5HaXRTb3VyY2UuRW52RW50cnkaKgoIRW52RW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4ASLFAQoXQ3JlYXRlRGVwbG95bWVudFJlcXVlc3QSFAoMd29ya3NwYWNlX2lkGAEgASgJEhIKCnByb2plY3RfaWQYAiABKAkSEwoLZW52aXJvbm1lbnQYAyABKAkSJQoFaW1hZ2UYBCABKAsyFC5jdHJsLnYxLkltYWdlU291cmNlSAASIQoDZ2l0GAUgASgLMhIuY3RybC52MS5HaXRTb3VyY2VIABIXCg9pZGVtcG90ZW5jeV9rZXkYBiABKAlCCAoGc291cmNlIkMKGENyZWF0ZURlcGxveW1lbnRSZXNwb25zZRInCgpkZXBsb3ltZW50GAEgASgLMhMuY3RybC52MS5EZXBsb3ltZW50IvUDCgpEZXBsb3ltZW50EgoKAmlkGAEgASgJEhQKDHdvcmtzcGFjZV9pZBgCIAEoCRISCgpwcm9qZWN0X2lkGAMgASgJEhYKDmVudmlyb25tZW50X2lkGAQgASgJEhgKEGVudmlyb25tZW50X3NsdWcYBSABKAkSKQoGc3RhdHVzGAYgASgOMhkuY3RybC52MS5EZXBsb3ltZW50U3RhdHVzEiYKBXN0ZXBzGAcgAygLMhcuY3RybC52MS5EZXBsb3ltZW50U3RlcBIRCglob3N0bmFtZXMYCCADKAkSDwoHaXNfbGl2ZRgJIAEoCBINCgVpbWFnZRgKIAEoCRIPCgdjb21tYW5kGAsgAygJEgwKBHBvcnQYDCABKA0SEAoIZW52X2tleXMYDSADKAkSHwoDZ2l0GA4gASgLMhIuY3RybC52MS5HaXRTb3VyY2USFQoNZXJyb3JfbWVzc2FnZRgPIAEoCRIvCgtjcmVhdGVfdGltZRgQIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLdXBkYXRlX3RpbWUYESABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCnJlYWR5X3RpbWUYEiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIi0KFEdldERlcGxveW1lbnRSZXF1ZXN0EhUKDWRlcGxveW1lbnRfaWQYASABKAkiQAoVR2V0RGVwbG95bWVudFJlc3BvbnNlEicKCmRlcGxveW1lbnQYASABKAsyEy5jdHJsLnYxLkRlcGxveW1lbnQiowEKFkxpc3REZXBsb3ltZW50c1JlcXVlc3QSEgoKcHJvamVjdF9pZBgBIAEoCRITCgtlbnZpcm9ubWVudBgCIAEoCRIOCgZicmFuY2gYAyABKAkSKQoGc3RhdHVzGAQgASgOMhkuY3RybC52MS5EZXBsb3ltZW50U3RhdHVzEhEKCXBhZ2Vfc2l6ZRgFIAEoBRISCgpwYWdlX3Rva2VuGAYgASgJIlwKF0xpc3REZXBsb3ltZW50c1Jlc3BvbnNlEigKC2RlcGxveW1lbnRzGAEgAygLMhMuY3RybC52MS5EZXBsb3ltZW50EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSJJChdDYW5jZWxEZXBsb3ltZW50UmVxdWVzdBIVCg1kZXBsb3ltZW50X2lkGAEgASgJEhcKD2lkZW1wb3RlbmN5X2tleRgCIAEoCSJDChhDYW5jZWxEZXBsb3ltZW50UmVzcG9uc2USJwoKZGVwbG95bWVudBgBIAEoCzITLmN0cmwudjEuRGVwbG95bWVudCJUCg5Qcm9tb3RlUmVxdWVzdBISCgpwcm9qZWN0X2lkGAEgASgJEhUKDWRlcGxveW1lbnRfaWQYAiABKAkSFwoPaWRlbXBvdGVuY3lfa2V5GAMgASgJIj4KD1Byb21vdGVSZXNwb25zZRIrCgVzdGF0ZRgBIAEoCzIcLmN0cmwudjEuUHJvamVjdFJvdXRpbmdTdGF0ZSJ6Cg9Sb2xsYmFja1JlcXVlc3QSEgoKcHJvamVjdF9pZBgBIAEoCRIVCg1kZXBsb3ltZW50X2lkGAIgASgJEiMKG2V4cGVjdGVkX2xpdmVfZGVwbG95bWVudF9pZBgDIAEoCRIXCg9pZGVtcG90ZW5jeV9rZXkYBCABKAkiPwoQUm9sbGJhY2tSZXNwb25zZRIrCgVzdGF0ZRgBIAEoCzIcLmN0cmwudjEuUHJvamVjdFJvdXRpbmdTdGF0ZSqyAgoQRGVwbG95bWVudFN0YXR1cxIhCh1ERVBMT1lNRU5UX1NUQVRVU19VTlNQRUNJRklFRBAAEh0KGURFUExPWU1FTlRfU1RBVFVTX1BFTkRJTkcQARIeChpERVBMT1lNRU5UX1NUQVRVU19CVUlMRElORxACEh8KG0RFUExPWU1FTlRfU1RBVFVTX0RFUExPWUlORxADEh0KGURFUExPWU1FTlRfU1RBVFVTX05FVFdPUksQBBIgChxERVBMT1lNRU5UX1NUQVRVU19GSU5BTElaSU5HEAUSGwoXREVQTE9ZTUVOVF9TVEFUVVNfUkVBRFkQBhIcChhERVBMT1lNRU5UX1NUQVRVU19GQUlMRUQQBxIfChtERVBMT1lNRU5UX1NUQVRVU19DQU5DRUxMRUQQCCqpAQoPRGVwbG95bWVudFBoYXNlEiAKHERFUExPWU1FTlRfUEhBU0VfVU5TUEVDSUZJRUQQABIaChZERVBMT1lNRU5UX1BIQVNFX0JVSUxEEAESGwoXREVQTE9ZTUVOVF9QSEFTRV9ERVBMT1kQAhIcChhERVBMT1lNRU5UX1BIQVNFX05FVFdPUksQAxIdChlERVBMT1lNRU5UX1BIQVNFX0ZJTkFMSVpFEAQq9QEKFERlcGxveW1lbnRTdGVwU3RhdHVzEiYKIkRFUExPWU1FTlRfU1RFUF9TVEFUVVNfVU5TUEVDSUZJRUQQABIiCh5ERVBMT1lNRU5UX1NURVBfU1RBVFVTX1JVTk5JTkcQARIkCiBERVBMT1lNRU5UX1NURVBfU1RBVFVTX1NVQ0NFRURFRBACEiEKHURFUExPWU1FTlRfU1RFUF9TVEFUVVNfRkFJTEVEEAMSIgoeREVQTE9ZTUVOVF9TVEVQX1NUQVRVU19TS0lQUEVEEAQSJAogREVQTE9ZTUVOVF9TVEVQX1NUQVRVU19DQU5DRUxMRUQQBTK7CQoNRGVwbG95U2VydmljZRJZCg9DcmVhdGVXb3Jrc3BhY2USHy5jdHJsLnYxLkNyZWF0ZVdvcmtzcGFjZVJlcXVlc3QaIC5jdHJsLnYxLkNyZWF0ZVdvcmtzcGFjZVJlc3BvbnNlIgOQAgISUAoMR2V0V29ya3NwYWNlEhwuY3RybC52MS5HZXRXb3Jrc3BhY2VSZXF1ZXN0Gh0uY3RybC52MS5HZXRXb3Jrc3BhY2VSZXNwb25zZSIDkAIBElYKDkxpc3RXb3Jrc3BhY2VzEh4uY3RybC52MS5MaXN0V29ya3NwYWNlc1JlcXVlc3QaHy5jdHJsLnYxLkxpc3RXb3Jrc3BhY2VzUmVzcG9uc2UiA5ACARJTCg1DcmVhdGVQcm9qZWN0Eh0uY3RybC52MS5DcmVhdGVQcm9qZWN0UmVxdWVzdBoeLmN0cmwudjEuQ3JlYXRlUHJvamVjdFJlc3BvbnNlIgOQAgISSgoKR2V0UHJvamVjdBIaLmN0cmwudjEuR2V0UHJvamVjdFJlcXVlc3QaGy5jdHJsLnYxLkdldFByb2plY3RSZXNwb25zZSIDkAIBElAKDExpc3RQcm9qZWN0cxIcLmN0cmwudjEuTGlzdFByb2plY3RzUmVxdWVzdBodLmN0cmwudjEuTGlzdFByb2plY3RzUmVzcG9uc2UiA5ACARJfChFDcmVhdGVFbnZpcm9ubWVudBIhLmN0cmwudjEuQ3JlYXRlRW52aXJvbm1lbnRSZXF1ZXN0GiIuY3RybC52MS5DcmVhdGVFbnZpcm9ubWVudFJlc3BvbnNlIgOQAgISXAoQTGlzdEVudmlyb25tZW50cxIgLmN0cmwudjEuTGlzdEVudmlyb25tZW50c1JlcXVlc3QaIS5jdHJsLnYxLkxpc3RFbnZpcm9ubWVudHNSZXNwb25zZSIDkAIBElwKEENyZWF0ZURlcGxveW1lbnQSIC5jdHJsLnYxLkNyZWF0ZURlcGxveW1lbnRSZXF1ZXN0GiEuY3RybC52MS5DcmVhdGVEZXBsb3ltZW50UmVzcG9uc2UiA5ACAhJTCg1HZXREZXBsb3ltZW50Eh0uY3RybC52MS5HZXREZXBsb3ltZW50UmVxdWVzdBoeLmN0cmwudjEuR2V0RGVwbG95bWVudFJlc3BvbnNlIgOQAgESWQoPTGlzdERlcGxveW1lbnRzEh8uY3RybC52MS5MaXN0RGVwbG95bWVudHNSZXF1ZXN0GiAuY3RybC52MS5MaXN0RGVwbG95bWVudHNSZXNwb25zZSIDkAIBElwKEENhbmNlbERlcGxveW1lbnQSIC5jdHJsLnYxLkNhbmNlbERlcGxveW1lbnRSZXF1ZXN0GiEuY3RybC52MS5DYW5jZWxEZXBsb3ltZW50UmVzcG9uc2UiA5ACAhJBCgdQcm9tb3RlEhcuY3RybC52MS5Qcm9tb3RlUmVxdWVzdBoYLmN0cmwudjEuUHJvbW90ZVJlc3BvbnNlIgOQAgISRAoIUm9sbGJhY2sSGC5jdHJsLnYxLlJvbGxiYWNrUmVxdWVzdBoZLmN0cmwudjEuUm9sbGJhY2tSZXNwb25zZSIDkAICYgZwcm90bzM", [file_ctrl_v1_resources, file_google_protobuf_timestamp]);
+  fileDesc("ChRjdHJsL3YxL2RlcGxveS5wcm90bxIHY3RybC52MSKVAQoJV29ya3NwYWNlEgoKAmlkGAEgASgJEgwKBHNsdWcYAiABKAkSDAoEbmFtZRgDIAEoCRIvCgtjcmVhdGVfdGltZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLdXBkYXRlX3RpbWUYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIt0BCgdQcm9qZWN0EgoKAmlkGAEgASgJEhQKDHdvcmtzcGFjZV9pZBgCIAEoCRIMCgRzbHVnGAMgASgJEgwKBG5hbWUYBCABKAkSGgoSbGl2ZV9kZXBsb3ltZW50X2lkGAUgASgJEhYKDmlzX3JvbGxlZF9iYWNrGAYgASgIEi8KC2NyZWF0ZV90aW1lGAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgt1cGRhdGVfdGltZRgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAibAoLRW52aXJvbm1lbnQSCgoCaWQYASABKAkSEgoKcHJvamVjdF9pZBgCIAEoCRIMCgRzbHVnGAMgASgJEi8KC2NyZWF0ZV90aW1lGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJNChZDcmVhdGVXb3Jrc3BhY2VSZXF1ZXN0EgwKBHNsdWcYASABKAkSDAoEbmFtZRgCIAEoCRIXCg9pZGVtcG90ZW5jeV9rZXkYAyABKAkiQAoXQ3JlYXRlV29ya3NwYWNlUmVzcG9uc2USJQoJd29ya3NwYWNlGAEgASgLMhIuY3RybC52MS5Xb3Jrc3BhY2UiKwoTR2V0V29ya3NwYWNlUmVxdWVzdBIUCgx3b3Jrc3BhY2VfaWQYASABKAkiPQoUR2V0V29ya3NwYWNlUmVzcG9uc2USJQoJd29ya3NwYWNlGAEgASgLMhIuY3RybC52MS5Xb3Jrc3BhY2UiPgoVTGlzdFdvcmtzcGFjZXNSZXF1ZXN0EhEKCXBhZ2Vfc2l6ZRgBIAEoBRISCgpwYWdlX3Rva2VuGAIgASgJIlkKFkxpc3RXb3Jrc3BhY2VzUmVzcG9uc2USJgoKd29ya3NwYWNlcxgBIAMoCzISLmN0cmwudjEuV29ya3NwYWNlEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSJhChRDcmVhdGVQcm9qZWN0UmVxdWVzdBIUCgx3b3Jrc3BhY2VfaWQYASABKAkSDAoEc2x1ZxgCIAEoCRIMCgRuYW1lGAMgASgJEhcKD2lkZW1wb3RlbmN5X2tleRgEIAEoCSJmChVDcmVhdGVQcm9qZWN0UmVzcG9uc2USIQoHcHJvamVjdBgBIAEoCzIQLmN0cmwudjEuUHJvamVjdBIqCgxlbnZpcm9ubWVudHMYAiADKAsyFC5jdHJsLnYxLkVudmlyb25tZW50IicKEUdldFByb2plY3RSZXF1ZXN0EhIKCnByb2plY3RfaWQYASABKAkiNwoSR2V0UHJvamVjdFJlc3BvbnNlEiEKB3Byb2plY3QYASABKAsyEC5jdHJsLnYxLlByb2plY3QiUgoTTGlzdFByb2plY3RzUmVxdWVzdBIUCgx3b3Jrc3BhY2VfaWQYASABKAkSEQoJcGFnZV9zaXplGAIgASgFEhIKCnBhZ2VfdG9rZW4YAyABKAkiUwoUTGlzdFByb2plY3RzUmVzcG9uc2USIgoIcHJvamVjdHMYASADKAsyEC5jdHJsLnYxLlByb2plY3QSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIlUKGENyZWF0ZUVudmlyb25tZW50UmVxdWVzdBISCgpwcm9qZWN0X2lkGAEgASgJEgwKBHNsdWcYAiABKAkSFwoPaWRlbXBvdGVuY3lfa2V5GAMgASgJIkYKGUNyZWF0ZUVudmlyb25tZW50UmVzcG9uc2USKQoLZW52aXJvbm1lbnQYASABKAsyFC5jdHJsLnYxLkVudmlyb25tZW50IlQKF0xpc3RFbnZpcm9ubWVudHNSZXF1ZXN0EhIKCnByb2plY3RfaWQYASABKAkSEQoJcGFnZV9zaXplGAIgASgFEhIKCnBhZ2VfdG9rZW4YAyABKAkiXwoYTGlzdEVudmlyb25tZW50c1Jlc3BvbnNlEioKDGVudmlyb25tZW50cxgBIAMoCzIULmN0cmwudjEuRW52aXJvbm1lbnQSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIoACCg5EZXBsb3ltZW50U3RlcBInCgVwaGFzZRgBIAEoDjIYLmN0cmwudjEuRGVwbG95bWVudFBoYXNlEi0KBnN0YXR1cxgCIAEoDjIdLmN0cmwudjEuRGVwbG95bWVudFN0ZXBTdGF0dXMSLgoKc3RhcnRfdGltZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLAoIZW5kX3RpbWUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg0KBWVycm9yGAUgASgJEikKDGJ1aWxkX3N0YWdlcxgGIAMoCzITLmN0cmwudjEuQnVpbGRTdGFnZSLIAQoKQnVpbGRTdGFnZRIMCgRuYW1lGAEgASgJEi0KBnN0YXR1cxgCIAEoDjIdLmN0cmwudjEuRGVwbG95bWVudFN0ZXBTdGF0dXMSLgoKc3RhcnRfdGltZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLAoIZW5kX3RpbWUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhAKCGxvZ190YWlsGAUgASgJEg0KBWVycm9yGAYgASgJIrQBCgtJbWFnZVNvdXJjZRINCgVpbWFnZRgBIAEoCRIPCgdjb21tYW5kGAIgAygJEgwKBHBvcnQYAyABKA0SKgoDZW52GAQgAygLMh0uY3RybC52MS5JbWFnZVNvdXJjZS5FbnZFbnRyeRIfCgNnaXQYBSABKAsyEi5jdHJsLnYxLkdpdFNvdXJjZRoqCghFbnZFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBItQBCglHaXRTb3VyY2USCwoDc2hhGAEgASgJEg4KBmJyYW5jaBgCIAEoCRIPCgdtZXNzYWdlGAMgASgJEg4KBmF1dGhvchgEIAEoCRISCgpyZXBvc2l0b3J5GAUgASgJEgwKBHBvcnQYBiABKA0SKAoDZW52GAcgAygLMhsuY3RybC52MS5HaXRTb3VyY2UuRW52RW50cnkSEQoJZGlyZWN0b3J5GAggASgJGioKCEVudkVudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCToCOAEi8AEKF0NyZWF0ZURlcGxveW1lbnRSZXF1ZXN0EhQKDHdvcmtzcGFjZV9pZBgBIAEoCRISCgpwcm9qZWN0X2lkGAIgASgJEhMKC2Vudmlyb25tZW50GAMgASgJEiUKBWltYWdlGAQgASgLMhQuY3RybC52MS5JbWFnZVNvdXJjZUgAEiEKA2dpdBgFIAEoCzISLmN0cmwudjEuR2l0U291cmNlSAASFwoPaWRlbXBvdGVuY3lfa2V5GAYgASgJEikKB3J1bnRpbWUYByABKAsyGC5jdHJsLnYxLlJ1bnRpbWVTZXR0aW5nc0IICgZzb3VyY2UicgoPUnVudGltZVNldHRpbmdzEhAKCHJlcGxpY2FzGAEgASgNEhkKEWhlYWx0aF9jaGVja19wYXRoGAIgASgJEjIKD3N0YXJ0dXBfdGltZW91dBgDIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbiKkAQoSRGVwbG95bWVudEluc3RhbmNlEg4KBnJlZ2lvbhgBIAEoCRITCgtpbnN0YW5jZV9pZBgCIAEoCRInCgZzdGF0dXMYAyABKA4yFy5jdHJsLnYxLkluc3RhbmNlU3RhdHVzEg8KB2FkZHJlc3MYBCABKAkSLwoLdXBkYXRlX3RpbWUYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIkMKGENyZWF0ZURlcGxveW1lbnRSZXNwb25zZRInCgpkZXBsb3ltZW50GAEgASgLMhMuY3RybC52MS5EZXBsb3ltZW50ItAECgpEZXBsb3ltZW50EgoKAmlkGAEgASgJEhQKDHdvcmtzcGFjZV9pZBgCIAEoCRISCgpwcm9qZWN0X2lkGAMgASgJEhYKDmVudmlyb25tZW50X2lkGAQgASgJEhgKEGVudmlyb25tZW50X3NsdWcYBSABKAkSKQoGc3RhdHVzGAYgASgOMhkuY3RybC52MS5EZXBsb3ltZW50U3RhdHVzEiYKBXN0ZXBzGAcgAygLMhcuY3RybC52MS5EZXBsb3ltZW50U3RlcBIRCglob3N0bmFtZXMYCCADKAkSDwoHaXNfbGl2ZRgJIAEoCBINCgVpbWFnZRgKIAEoCRIPCgdjb21tYW5kGAsgAygJEgwKBHBvcnQYDCABKA0SEAoIZW52X2tleXMYDSADKAkSHwoDZ2l0GA4gASgLMhIuY3RybC52MS5HaXRTb3VyY2USFQoNZXJyb3JfbWVzc2FnZRgPIAEoCRIvCgtjcmVhdGVfdGltZRgQIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLdXBkYXRlX3RpbWUYESABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi4KCnJlYWR5X3RpbWUYEiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEikKB3J1bnRpbWUYEyABKAsyGC5jdHJsLnYxLlJ1bnRpbWVTZXR0aW5ncxIuCglpbnN0YW5jZXMYFCADKAsyGy5jdHJsLnYxLkRlcGxveW1lbnRJbnN0YW5jZSItChRHZXREZXBsb3ltZW50UmVxdWVzdBIVCg1kZXBsb3ltZW50X2lkGAEgASgJIkAKFUdldERlcGxveW1lbnRSZXNwb25zZRInCgpkZXBsb3ltZW50GAEgASgLMhMuY3RybC52MS5EZXBsb3ltZW50IqMBChZMaXN0RGVwbG95bWVudHNSZXF1ZXN0EhIKCnByb2plY3RfaWQYASABKAkSEwoLZW52aXJvbm1lbnQYAiABKAkSDgoGYnJhbmNoGAMgASgJEikKBnN0YXR1cxgEIAEoDjIZLmN0cmwudjEuRGVwbG95bWVudFN0YXR1cxIRCglwYWdlX3NpemUYBSABKAUSEgoKcGFnZV90b2tlbhgGIAEoCSJcChdMaXN0RGVwbG95bWVudHNSZXNwb25zZRIoCgtkZXBsb3ltZW50cxgBIAMoCzITLmN0cmwudjEuRGVwbG95bWVudBIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiSQoXQ2FuY2VsRGVwbG95bWVudFJlcXVlc3QSFQoNZGVwbG95bWVudF9pZBgBIAEoCRIXCg9pZGVtcG90ZW5jeV9rZXkYAiABKAkiQwoYQ2FuY2VsRGVwbG95bWVudFJlc3BvbnNlEicKCmRlcGxveW1lbnQYASABKAsyEy5jdHJsLnYxLkRlcGxveW1lbnQidAoOUHJvbW90ZVJlcXVlc3QSEgoKcHJvamVjdF9pZBgBIAEoCRIVCg1kZXBsb3ltZW50X2lkGAIgASgJEhcKD2lkZW1wb3RlbmN5X2tleRgDIAEoCRIeChZhbGxvd19icmVha2luZ19jaGFuZ2VzGAQgASgIIm0KD1Byb21vdGVSZXNwb25zZRIrCgVzdGF0ZRgBIAEoCzIcLmN0cmwudjEuUHJvamVjdFJvdXRpbmdTdGF0ZRItChBicmVha2luZ19jaGFuZ2VzGAIgAygLMhMuY3RybC52MS5TcGVjQ2hhbmdlInoKD1JvbGxiYWNrUmVxdWVzdBISCgpwcm9qZWN0X2lkGAEgASgJEhUKDWRlcGxveW1lbnRfaWQYAiABKAkSIwobZXhwZWN0ZWRfbGl2ZV9kZXBsb3ltZW50X2lkGAMgASgJEhcKD2lkZW1wb3RlbmN5X2tleRgEIAEoCSI/ChBSb2xsYmFja1Jlc3BvbnNlEisKBXN0YXRlGAEgASgLMhwuY3RybC52MS5Qcm9qZWN0Um91dGluZ1N0YXRlKrICChBEZXBsb3ltZW50U3RhdHVzEiEKHURFUExPWU1FTlRfU1RBVFVTX1VOU1BFQ0lGSUVEEAASHQoZREVQTE9ZTUVOVF9TVEFUVVNfUEVORElORxABEh4KGkRFUExPWU1FTlRfU1RBVFVTX0JVSUxESU5HEAISHwobREVQTE9ZTUVOVF9TVEFUVVNfREVQTE9ZSU5HEAMSHQoZREVQTE9ZTUVOVF9TVEFUVVNfTkVUV09SSxAEEiAKHERFUExPWU1FTlRfU1RBVFVTX0ZJTkFMSVpJTkcQBRIbChdERVBMT1lNRU5UX1NUQVRVU19SRUFEWRAGEhwKGERFUExPWU1FTlRfU1RBVFVTX0ZBSUxFRBAHEh8KG0RFUExPWU1FTlRfU1RBVFVTX0NBTkNFTExFRBAIKqkBCg9EZXBsb3ltZW50UGhhc2USIAocREVQTE9ZTUVOVF9QSEFTRV9VTlNQRUNJRklFRBAAEhoKFkRFUExPWU1FTlRfUEhBU0VfQlVJTEQQARIbChdERVBMT1lNRU5UX1BIQVNFX0RFUExPWRACEhwKGERFUExPWU1FTlRfUEhBU0VfTkVUV09SSxADEh0KGURFUExPWU1FTlRfUEhBU0VfRklOQUxJWkUQBCr1AQoURGVwbG95bWVudFN0ZXBTdGF0dXMSJgoiREVQTE9ZTUVOVF9TVEVQX1NUQVRVU19VTlNQRUNJRklFRBAAEiIKHkRFUExPWU1FTlRfU1RFUF9TVEFUVVNfUlVOTklORxABEiQKIERFUExPWU1FTlRfU1RFUF9TVEFUVVNfU1VDQ0VFREVEEAISIQodREVQTE9ZTUVOVF9TVEVQX1NUQVRVU19GQUlMRUQQAxIiCh5ERVBMT1lNRU5UX1NURVBfU1RBVFVTX1NLSVBQRUQQBBIkCiBERVBMT1lNRU5UX1NURVBfU1RBVFVTX0NBTkNFTExFRBAFMrsJCg1EZXBsb3lTZXJ2aWNlElkKD0NyZWF0ZVdvcmtzcGFjZRIfLmN0cmwudjEuQ3JlYXRlV29ya3NwYWNlUmVxdWVzdBogLmN0cmwudjEuQ3JlYXRlV29ya3NwYWNlUmVzcG9uc2UiA5ACAhJQCgxHZXRXb3Jrc3BhY2USHC5jdHJsLnYxLkdldFdvcmtzcGFjZVJlcXVlc3QaHS5jdHJsLnYxLkdldFdvcmtzcGFjZVJlc3BvbnNlIgOQAgESVgoOTGlzdFdvcmtzcGFjZXMSHi5jdHJsLnYxLkxpc3RXb3Jrc3BhY2VzUmVxdWVzdBofLmN0cmwudjEuTGlzdFdvcmtzcGFjZXNSZXNwb25zZSIDkAIBElMKDUNyZWF0ZVByb2plY3QSHS5jdHJsLnYxLkNyZWF0ZVByb2plY3RSZXF1ZXN0Gh4uY3RybC52MS5DcmVhdGVQcm9qZWN0UmVzcG9uc2UiA5ACAhJKCgpHZXRQcm9qZWN0EhouY3RybC52MS5HZXRQcm9qZWN0UmVxdWVzdBobLmN0cmwudjEuR2V0UHJvamVjdFJlc3BvbnNlIgOQAgESUAoMTGlzdFByb2plY3RzEhwuY3RybC52MS5MaXN0UHJvamVjdHNSZXF1ZXN0Gh0uY3RybC52MS5MaXN0UHJvamVjdHNSZXNwb25zZSIDkAIBEl8KEUNyZWF0ZUVudmlyb25tZW50EiEuY3RybC52MS5DcmVhdGVFbnZpcm9ubWVudFJlcXVlc3QaIi5jdHJsLnYxLkNyZWF0ZUVudmlyb25tZW50UmVzcG9uc2UiA5ACAhJcChBMaXN0RW52aXJvbm1lbnRzEiAuY3RybC52MS5MaXN0RW52aXJvbm1lbnRzUmVxdWVzdBohLmN0cmwudjEuTGlzdEVudmlyb25tZW50c1Jlc3BvbnNlIgOQAgESXAoQQ3JlYXRlRGVwbG95bWVudBIgLmN0cmwudjEuQ3JlYXRlRGVwbG95bWVudFJlcXVlc3QaIS5jdHJsLnYxLkNyZWF0ZURlcGxveW1lbnRSZXNwb25zZSIDkAICElMKDUdldERlcGxveW1lbnQSHS5jdHJsLnYxLkdldERlcGxveW1lbnRSZXF1ZXN0Gh4uY3RybC52MS5HZXREZXBsb3ltZW50UmVzcG9uc2UiA5ACARJZCg9MaXN0RGVwbG95bWVudHMSHy5jdHJsLnYxLkxpc3REZXBsb3ltZW50c1JlcXVlc3QaIC5jdHJsLnYxLkxpc3REZXBsb3ltZW50c1Jlc3BvbnNlIgOQAgESXAoQQ2FuY2VsRGVwbG95bWVudBIgLmN0cmwudjEuQ2FuY2VsRGVwbG95bWVudFJlcXVlc3QaIS5jdHJsLnYxLkNhbmNlbERlcGxveW1lbnRSZXNwb25zZSIDkAICEkEKB1Byb21vdGUSFy5jdHJsLnYxLlByb21vdGVSZXF1ZXN0GhguY3RybC52MS5Qcm9tb3RlUmVzcG9uc2UiA5ACAhJECghSb2xsYmFjaxIYLmN0cmwudjEuUm9sbGJhY2tSZXF1ZXN0GhkuY3RybC52MS5Sb2xsYmFja1Jlc3BvbnNlIgOQAgJiBnByb3RvMw", [file_ctrl_v1_cluster, file_ctrl_v1_openapi, file_ctrl_v1_resources, file_google_protobuf_duration, file_google_protobuf_timestamp]);
 
 /**
  * A tenant's unit of ownership: projects, custom domains, webhooks and quotas hang off it.
@@ -544,6 +548,13 @@ export type DeploymentStep = Message<"ctrl.v1.DeploymentStep"> & {
    * @generated from field: string error = 5;
    */
   error: string;
+
+  /**
+   * BUILD only: its stages as they ran (fetch, build, push for a git source; resolve otherwise).
+   *
+   * @generated from field: repeated ctrl.v1.BuildStage build_stages = 6;
+   */
+  buildStages: BuildStage[];
 };
 
 /**
@@ -552,6 +563,58 @@ export type DeploymentStep = Message<"ctrl.v1.DeploymentStep"> & {
  */
 export const DeploymentStepSchema: GenMessage<DeploymentStep> = /*@__PURE__*/
   messageDesc(file_ctrl_v1_deploy, 19);
+
+/**
+ * One stage of a build, with the last lines of its log.
+ *
+ * @generated from message ctrl.v1.BuildStage
+ */
+export type BuildStage = Message<"ctrl.v1.BuildStage"> & {
+  /**
+   * "fetch", "build", "push" or "resolve".
+   *
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * @generated from field: ctrl.v1.DeploymentStepStatus status = 2;
+   */
+  status: DeploymentStepStatus;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp start_time = 3;
+   */
+  startTime?: Timestamp | undefined;
+
+  /**
+   * Unset while RUNNING.
+   *
+   * @generated from field: google.protobuf.Timestamp end_time = 4;
+   */
+  endTime?: Timestamp | undefined;
+
+  /**
+   * The last lines of the stage's log (a failed build's error lines).
+   *
+   * @generated from field: string log_tail = 5;
+   */
+  logTail: string;
+
+  /**
+   * Why the stage failed; empty otherwise.
+   *
+   * @generated from field: string error = 6;
+   */
+  error: string;
+};
+
+/**
+ * Describes the message ctrl.v1.BuildStage.
+ * Use `create(BuildStageSchema)` to create a new message.
+ */
+export const BuildStageSchema: GenMessage<BuildStage> = /*@__PURE__*/
+  messageDesc(file_ctrl_v1_deploy, 20);
 
 /**
  * A pre-built container image (CLI deployments).
@@ -601,7 +664,7 @@ export type ImageSource = Message<"ctrl.v1.ImageSource"> & {
  * Use `create(ImageSourceSchema)` to create a new message.
  */
 export const ImageSourceSchema: GenMessage<ImageSource> = /*@__PURE__*/
-  messageDesc(file_ctrl_v1_deploy, 20);
+  messageDesc(file_ctrl_v1_deploy, 21);
 
 /**
  * A git commit to build through the BuildService interface.
@@ -657,6 +720,14 @@ export type GitSource = Message<"ctrl.v1.GitSource"> & {
    * @generated from field: map<string, string> env = 7;
    */
   env: { [key: string]: string };
+
+  /**
+   * Directory of the repository that holds the Containerfile (or Dockerfile) and is the build
+   * context, relative to its root (e.g. "examples/hello"); empty = the root.
+   *
+   * @generated from field: string directory = 8;
+   */
+  directory: string;
 };
 
 /**
@@ -664,7 +735,7 @@ export type GitSource = Message<"ctrl.v1.GitSource"> & {
  * Use `create(GitSourceSchema)` to create a new message.
  */
 export const GitSourceSchema: GenMessage<GitSource> = /*@__PURE__*/
-  messageDesc(file_ctrl_v1_deploy, 21);
+  messageDesc(file_ctrl_v1_deploy, 22);
 
 /**
  * @generated from message ctrl.v1.CreateDeploymentRequest
@@ -710,6 +781,13 @@ export type CreateDeploymentRequest = Message<"ctrl.v1.CreateDeploymentRequest">
    * @generated from field: string idempotency_key = 6;
    */
   idempotencyKey: string;
+
+  /**
+   * How the instances run in each region; unset = one replica, health check on "/".
+   *
+   * @generated from field: ctrl.v1.RuntimeSettings runtime = 7;
+   */
+  runtime?: RuntimeSettings | undefined;
 };
 
 /**
@@ -717,7 +795,87 @@ export type CreateDeploymentRequest = Message<"ctrl.v1.CreateDeploymentRequest">
  * Use `create(CreateDeploymentRequestSchema)` to create a new message.
  */
 export const CreateDeploymentRequestSchema: GenMessage<CreateDeploymentRequest> = /*@__PURE__*/
-  messageDesc(file_ctrl_v1_deploy, 22);
+  messageDesc(file_ctrl_v1_deploy, 23);
+
+/**
+ * How a deployment's instances run in each region. Every field is optional.
+ *
+ * @generated from message ctrl.v1.RuntimeSettings
+ */
+export type RuntimeSettings = Message<"ctrl.v1.RuntimeSettings"> & {
+  /**
+   * Instances per region; 0 = 1. At most 20.
+   *
+   * @generated from field: uint32 replicas = 1;
+   */
+  replicas: number;
+
+  /**
+   * Path of the HTTP health check: an instance is RUNNING once `GET <path>` on its address answers
+   * with a status below 500. Empty = "/". Starts with "/", at most 255 printable characters.
+   *
+   * @generated from field: string health_check_path = 2;
+   */
+  healthCheckPath: string;
+
+  /**
+   * How long an instance may take to pass its first health check (and, after a crash, to pass it
+   * again) before its region reports the deployment FAILED. Unset = the agent's default. 1 s – 1 h.
+   *
+   * @generated from field: google.protobuf.Duration startup_timeout = 3;
+   */
+  startupTimeout?: Duration | undefined;
+};
+
+/**
+ * Describes the message ctrl.v1.RuntimeSettings.
+ * Use `create(RuntimeSettingsSchema)` to create a new message.
+ */
+export const RuntimeSettingsSchema: GenMessage<RuntimeSettings> = /*@__PURE__*/
+  messageDesc(file_ctrl_v1_deploy, 24);
+
+/**
+ * One instance of a deployment, as its region's agent last reported it.
+ *
+ * @generated from message ctrl.v1.DeploymentInstance
+ */
+export type DeploymentInstance = Message<"ctrl.v1.DeploymentInstance"> & {
+  /**
+   * @generated from field: string region = 1;
+   */
+  region: string;
+
+  /**
+   * Agent-assigned, stable for the instance's life.
+   *
+   * @generated from field: string instance_id = 2;
+   */
+  instanceId: string;
+
+  /**
+   * @generated from field: ctrl.v1.InstanceStatus status = 3;
+   */
+  status: InstanceStatus;
+
+  /**
+   * "host:port" the gateways reach it at; empty until known.
+   *
+   * @generated from field: string address = 4;
+   */
+  address: string;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp update_time = 5;
+   */
+  updateTime?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message ctrl.v1.DeploymentInstance.
+ * Use `create(DeploymentInstanceSchema)` to create a new message.
+ */
+export const DeploymentInstanceSchema: GenMessage<DeploymentInstance> = /*@__PURE__*/
+  messageDesc(file_ctrl_v1_deploy, 25);
 
 /**
  * @generated from message ctrl.v1.CreateDeploymentResponse
@@ -734,7 +892,7 @@ export type CreateDeploymentResponse = Message<"ctrl.v1.CreateDeploymentResponse
  * Use `create(CreateDeploymentResponseSchema)` to create a new message.
  */
 export const CreateDeploymentResponseSchema: GenMessage<CreateDeploymentResponse> = /*@__PURE__*/
-  messageDesc(file_ctrl_v1_deploy, 23);
+  messageDesc(file_ctrl_v1_deploy, 26);
 
 /**
  * One deployment of a project: an immutable image plus its runtime settings, and its progress.
@@ -847,6 +1005,20 @@ export type Deployment = Message<"ctrl.v1.Deployment"> & {
    * @generated from field: google.protobuf.Timestamp ready_time = 18;
    */
   readyTime?: Timestamp | undefined;
+
+  /**
+   * How the instances run (replicas filled in: at least 1).
+   *
+   * @generated from field: ctrl.v1.RuntimeSettings runtime = 19;
+   */
+  runtime?: RuntimeSettings | undefined;
+
+  /**
+   * The instances the agents reported, by region then instance id.
+   *
+   * @generated from field: repeated ctrl.v1.DeploymentInstance instances = 20;
+   */
+  instances: DeploymentInstance[];
 };
 
 /**
@@ -854,7 +1026,7 @@ export type Deployment = Message<"ctrl.v1.Deployment"> & {
  * Use `create(DeploymentSchema)` to create a new message.
  */
 export const DeploymentSchema: GenMessage<Deployment> = /*@__PURE__*/
-  messageDesc(file_ctrl_v1_deploy, 24);
+  messageDesc(file_ctrl_v1_deploy, 27);
 
 /**
  * @generated from message ctrl.v1.GetDeploymentRequest
@@ -871,7 +1043,7 @@ export type GetDeploymentRequest = Message<"ctrl.v1.GetDeploymentRequest"> & {
  * Use `create(GetDeploymentRequestSchema)` to create a new message.
  */
 export const GetDeploymentRequestSchema: GenMessage<GetDeploymentRequest> = /*@__PURE__*/
-  messageDesc(file_ctrl_v1_deploy, 25);
+  messageDesc(file_ctrl_v1_deploy, 28);
 
 /**
  * @generated from message ctrl.v1.GetDeploymentResponse
@@ -888,7 +1060,7 @@ export type GetDeploymentResponse = Message<"ctrl.v1.GetDeploymentResponse"> & {
  * Use `create(GetDeploymentResponseSchema)` to create a new message.
  */
 export const GetDeploymentResponseSchema: GenMessage<GetDeploymentResponse> = /*@__PURE__*/
-  messageDesc(file_ctrl_v1_deploy, 26);
+  messageDesc(file_ctrl_v1_deploy, 29);
 
 /**
  * @generated from message ctrl.v1.ListDeploymentsRequest
@@ -936,7 +1108,7 @@ export type ListDeploymentsRequest = Message<"ctrl.v1.ListDeploymentsRequest"> &
  * Use `create(ListDeploymentsRequestSchema)` to create a new message.
  */
 export const ListDeploymentsRequestSchema: GenMessage<ListDeploymentsRequest> = /*@__PURE__*/
-  messageDesc(file_ctrl_v1_deploy, 27);
+  messageDesc(file_ctrl_v1_deploy, 30);
 
 /**
  * @generated from message ctrl.v1.ListDeploymentsResponse
@@ -958,7 +1130,7 @@ export type ListDeploymentsResponse = Message<"ctrl.v1.ListDeploymentsResponse">
  * Use `create(ListDeploymentsResponseSchema)` to create a new message.
  */
 export const ListDeploymentsResponseSchema: GenMessage<ListDeploymentsResponse> = /*@__PURE__*/
-  messageDesc(file_ctrl_v1_deploy, 28);
+  messageDesc(file_ctrl_v1_deploy, 31);
 
 /**
  * @generated from message ctrl.v1.CancelDeploymentRequest
@@ -980,7 +1152,7 @@ export type CancelDeploymentRequest = Message<"ctrl.v1.CancelDeploymentRequest">
  * Use `create(CancelDeploymentRequestSchema)` to create a new message.
  */
 export const CancelDeploymentRequestSchema: GenMessage<CancelDeploymentRequest> = /*@__PURE__*/
-  messageDesc(file_ctrl_v1_deploy, 29);
+  messageDesc(file_ctrl_v1_deploy, 32);
 
 /**
  * @generated from message ctrl.v1.CancelDeploymentResponse
@@ -997,7 +1169,7 @@ export type CancelDeploymentResponse = Message<"ctrl.v1.CancelDeploymentResponse
  * Use `create(CancelDeploymentResponseSchema)` to create a new message.
  */
 export const CancelDeploymentResponseSchema: GenMessage<CancelDeploymentResponse> = /*@__PURE__*/
-  messageDesc(file_ctrl_v1_deploy, 30);
+  messageDesc(file_ctrl_v1_deploy, 33);
 
 /**
  * @generated from message ctrl.v1.PromoteRequest
@@ -1021,6 +1193,14 @@ export type PromoteRequest = Message<"ctrl.v1.PromoteRequest"> & {
    * @generated from field: string idempotency_key = 3;
    */
   idempotencyKey: string;
+
+  /**
+   * Promote even when the project's breaking-changes policy is BLOCK and the deployment's spec
+   * has breaking changes against the live one's.
+   *
+   * @generated from field: bool allow_breaking_changes = 4;
+   */
+  allowBreakingChanges: boolean;
 };
 
 /**
@@ -1028,7 +1208,7 @@ export type PromoteRequest = Message<"ctrl.v1.PromoteRequest"> & {
  * Use `create(PromoteRequestSchema)` to create a new message.
  */
 export const PromoteRequestSchema: GenMessage<PromoteRequest> = /*@__PURE__*/
-  messageDesc(file_ctrl_v1_deploy, 31);
+  messageDesc(file_ctrl_v1_deploy, 34);
 
 /**
  * @generated from message ctrl.v1.PromoteResponse
@@ -1038,6 +1218,15 @@ export type PromoteResponse = Message<"ctrl.v1.PromoteResponse"> & {
    * @generated from field: ctrl.v1.ProjectRoutingState state = 1;
    */
   state?: ProjectRoutingState | undefined;
+
+  /**
+   * The BREAKING changes of the deployment's spec against the previous live one's, when the
+   * project's policy is WARN (or BLOCK overridden by allow_breaking_changes); also emitted as a
+   * BreakingApiChange event.
+   *
+   * @generated from field: repeated ctrl.v1.SpecChange breaking_changes = 2;
+   */
+  breakingChanges: SpecChange[];
 };
 
 /**
@@ -1045,7 +1234,7 @@ export type PromoteResponse = Message<"ctrl.v1.PromoteResponse"> & {
  * Use `create(PromoteResponseSchema)` to create a new message.
  */
 export const PromoteResponseSchema: GenMessage<PromoteResponse> = /*@__PURE__*/
-  messageDesc(file_ctrl_v1_deploy, 32);
+  messageDesc(file_ctrl_v1_deploy, 35);
 
 /**
  * @generated from message ctrl.v1.RollbackRequest
@@ -1084,7 +1273,7 @@ export type RollbackRequest = Message<"ctrl.v1.RollbackRequest"> & {
  * Use `create(RollbackRequestSchema)` to create a new message.
  */
 export const RollbackRequestSchema: GenMessage<RollbackRequest> = /*@__PURE__*/
-  messageDesc(file_ctrl_v1_deploy, 33);
+  messageDesc(file_ctrl_v1_deploy, 36);
 
 /**
  * @generated from message ctrl.v1.RollbackResponse
@@ -1101,7 +1290,7 @@ export type RollbackResponse = Message<"ctrl.v1.RollbackResponse"> & {
  * Use `create(RollbackResponseSchema)` to create a new message.
  */
 export const RollbackResponseSchema: GenMessage<RollbackResponse> = /*@__PURE__*/
-  messageDesc(file_ctrl_v1_deploy, 34);
+  messageDesc(file_ctrl_v1_deploy, 37);
 
 /**
  * Overall status of a deployment. PENDING → BUILDING (git source only) → DEPLOYING → NETWORK →
@@ -1144,7 +1333,7 @@ export enum DeploymentStatus {
   NETWORK = 4,
 
   /**
-   * Serving; post-deploy work (OpenAPI scrape, previous-live standby scheduling).
+   * Serving; post-deploy work (going live, previous-live standby scheduling).
    *
    * @generated from enum value: DEPLOYMENT_STATUS_FINALIZING = 5;
    */
@@ -1275,7 +1464,7 @@ export const DeployService: GenService<{
   /**
    * CreateWorkspace creates a workspace owned by the caller's tenant.
    *
-   * Errors: InvalidArgument (`slug`: not 1–40 chars of [a-z0-9-], or `name` empty/too long);
+   * Errors: InvalidArgument (`slug`: not 1–40 chars of [a-z0-9-], or `name` empty, blank or too long);
    * AlreadyExists (`slug` is taken — slugs are global because they appear in generated hostnames);
    * ResourceExhausted (workspace quota of the tenant).
    *
@@ -1314,9 +1503,13 @@ export const DeployService: GenService<{
    * CreateProject creates a project in a workspace, together with its `production` environment
    * (the environment Promote and Rollback act on).
    *
+   * Its generated hostnames (live and production environment) are reserved for it from now on.
+   *
    * Errors: InvalidArgument (`workspace_id` empty, `slug` not 1–40 chars of [a-z0-9-], `name`);
    * NotFound (workspace missing or another tenant's); AlreadyExists (`slug` already used in the
-   * workspace); ResourceExhausted (project quota of the workspace).
+   * workspace, or the hostname it would generate is another project's — slugs join up:
+   * project "web-a" in workspace "x" and project "web" in workspace "a-x" both give web-a-x);
+   * ResourceExhausted (project quota of the workspace).
    *
    * @generated from rpc ctrl.v1.DeployService.CreateProject
    */
@@ -1353,7 +1546,8 @@ export const DeployService: GenService<{
    * CreateEnvironment adds an environment (e.g. "staging", "preview") to a project.
    *
    * Errors: InvalidArgument (`project_id` empty, `slug` not 1–40 chars of [a-z0-9-]); NotFound
-   * (project); AlreadyExists (`slug` already used in the project); ResourceExhausted (quota).
+   * (project); AlreadyExists (`slug` already used in the project, or the environment's generated
+   * hostname is another project's); ResourceExhausted (quota).
    *
    * @generated from rpc ctrl.v1.DeployService.CreateEnvironment
    */
@@ -1378,16 +1572,17 @@ export const DeployService: GenService<{
    * CreateDeployment records a deployment (status PENDING) and starts its durable workflow:
    * build (git source only) → deploy to every region and wait until instances run → network
    * (assign the generated hostnames through the Project object; a production deployment becomes
-   * live unless the project is rolled back) → finalize (OpenAPI scrape, standby of the previous
-   * live after a grace period). It returns as soon as the workflow is started; poll GetDeployment
-   * or watch events for progress. Retrying with the same `idempotency_key` returns the same
+   * live unless the project is rolled back) → finalize (standby of the previous live after a grace
+   * period). The OpenAPI spec is scraped once the instances run, before the network phase. It
+   * returns as soon as the workflow is started; poll GetDeployment or watch events for progress. Retrying with the same `idempotency_key` returns the same
    * deployment.
    *
    * Errors: InvalidArgument (`workspace_id`, `project_id` or `environment` empty; `source` unset;
    * `image.image` not a valid image reference; `image.port` / `git.port` above 65535; an `env`
    * key not matching [A-Za-z_][A-Za-z0-9_]*; `git.sha` not 7–40 hex chars; `git.repository`
-   * empty for a git source); NotFound (workspace, project or environment, or project not in the
-   * workspace); FailedPrecondition (git source but no build service is configured);
+   * empty for a git source; `runtime.replicas` above 20; `runtime.health_check_path` not an
+   * absolute path; `runtime.startup_timeout` outside 1 s – 1 h); NotFound (workspace, project or
+   * environment, or project not in the workspace); FailedPrecondition (git source but no build service is configured);
    * ResourceExhausted (concurrent-deployment quota).
    *
    * @generated from rpc ctrl.v1.DeployService.CreateDeployment
@@ -1442,11 +1637,18 @@ export const DeployService: GenService<{
    * hostnames move to it, the live pointer changes and the rolled-back flag is cleared, all in one
    * transaction, under the project's lock. Promoting the deployment that is already live while the
    * project is rolled back confirms the rollback (outcome ROLLBACK_CONFIRMED). The previous live
-   * deployment keeps running and goes to standby only after a grace period.
+   * deployment keeps running and goes to standby only after a grace period. A target in standby
+   * is started again first: the swap waits until its instances run in every region (at most the
+   * instance-ready timeout).
+   *
+   * With the project's breaking-changes policy BLOCK (OpenApiService.UpdateApiSettings), a
+   * deployment whose OpenAPI spec has breaking changes against the live deployment's is refused
+   * unless `allow_breaking_changes`; with WARN they are returned and emitted as an event.
    *
    * Errors: InvalidArgument (`deployment_id` empty; `project_id` given but not the deployment's
    * project); NotFound (deployment); FailedPrecondition (deployment not READY, not in the
-   * production environment, or already live and the project is not rolled back).
+   * production environment, or already live and the project is not rolled back; a target in standby
+   * whose instances did not run again in time; breaking API changes under BLOCK — listed in the message).
    *
    * @generated from rpc ctrl.v1.DeployService.Promote
    */
@@ -1458,12 +1660,14 @@ export const DeployService: GenService<{
   /**
    * Rollback makes an earlier READY production deployment live again and marks the project as
    * rolled back: later production deploys become ready without taking live traffic until a
-   * Promote. Atomic and locked like Promote.
+   * Promote. Atomic and locked like Promote; a target in standby is started again first and the
+   * swap waits until its instances run, as for Promote.
    *
    * Errors: InvalidArgument (`deployment_id` empty; `project_id` given but not the deployment's
    * project); NotFound (deployment); FailedPrecondition (deployment not READY, not in the
    * production environment, already live, the project has no live deployment, or the live
-   * deployment is not `expected_live_deployment_id`).
+   * deployment is not `expected_live_deployment_id`; a target in standby whose instances did not
+   * run again in time).
    *
    * @generated from rpc ctrl.v1.DeployService.Rollback
    */

@@ -895,8 +895,10 @@ export const ListRoutesResponseSchema: GenMessage<ListRoutesResponse> = /*@__PUR
  * Something that happened to a workspace's resources. Types: "DomainAdded", "DomainVerified",
  * "DomainRemoved", "CertProvisioned", "CertIssuanceFailed" (an order attempt failed; payload says
  * when the next one runs), "CertExpiring" (no renewal has succeeded yet), "DeploymentReady",
- * "DeploymentFailed", "DeploymentPromoted", "DeploymentRolledBack", "RouteChanged"; the full
- * list is what WatchEvents accepts as types.
+ * "DeploymentFailed", "DeploymentPromoted", "DeploymentRolledBack", "RouteChanged",
+ * "BreakingApiChange" (a deployment whose OpenAPI spec breaks the live one's clients went live,
+ * or was held back under the `block` policy; payload lists the changes); the full list is what
+ * WatchEvents accepts as types.
  *
  * @generated from message ctrl.v1.Event
  */
@@ -1676,9 +1678,13 @@ export const NetworkService: GenService<{
    * CreateWebhookEndpoint registers a URL that receives the workspace's events as signed HTTP
    * POSTs (at-least-once, retried with backoff). The signing secret is returned only here.
    *
-   * Errors: InvalidArgument (`workspace_id` empty; `url` not an absolute https URL — http is
-   * accepted only for loopback; unknown `event_types` entry); NotFound (workspace);
-   * ResourceExhausted (endpoint quota).
+   * Deliveries connect only to public addresses (checked at connect time, after DNS), or to the
+   * operator's SWITCHYARD_OUTBOUND_ALLOWED_RANGES; a refused delivery is a failed attempt.
+   *
+   * Errors: InvalidArgument (`workspace_id` empty; `url` not an absolute https URL — http only to
+   * an address in the operator's allowed ranges; an IP literal, in any notation, of a loopback,
+   * private, link-local or other non-public address; unknown `event_types` entry); NotFound
+   * (workspace); ResourceExhausted (endpoint quota).
    *
    * @generated from rpc ctrl.v1.NetworkService.CreateWebhookEndpoint
    */
@@ -1700,9 +1706,11 @@ export const NetworkService: GenService<{
     output: typeof ListWebhookEndpointsResponseSchema;
   },
   /**
-   * DeleteWebhookEndpoint deletes an endpoint; pending deliveries to it are abandoned.
+   * DeleteWebhookEndpoint deletes an endpoint; pending deliveries to it are abandoned. A retry
+   * with the same `idempotency_key` gets the first answer.
    *
-   * Errors: InvalidArgument (`endpoint_id` empty); NotFound.
+   * Errors: InvalidArgument (`endpoint_id` empty); NotFound (missing, already deleted without
+   * this key, or another tenant's).
    *
    * @generated from rpc ctrl.v1.NetworkService.DeleteWebhookEndpoint
    */

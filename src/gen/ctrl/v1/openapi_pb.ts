@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file ctrl/v1/openapi.proto.
  */
 export const file_ctrl_v1_openapi: GenFile = /*@__PURE__*/
-  fileDesc("ChVjdHJsL3YxL29wZW5hcGkucHJvdG8SB2N0cmwudjEiJwoOR2V0U3BlY1JlcXVlc3QSFQoNZGVwbG95bWVudF9pZBgBIAEoCSJ9Cg9HZXRTcGVjUmVzcG9uc2USFQoNZGVwbG95bWVudF9pZBgBIAEoCRIMCgRzcGVjGAIgASgJEhQKDGNvbnRlbnRfdHlwZRgDIAEoCRIvCgtzY3JhcGVfdGltZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiagoKU3BlY0NoYW5nZRItCghzZXZlcml0eRgBIAEoDjIbLmN0cmwudjEuU3BlY0NoYW5nZVNldmVyaXR5EgwKBHBhdGgYAiABKAkSDgoGbWV0aG9kGAMgASgJEg8KB21lc3NhZ2UYBCABKAkiRgoOR2V0RGlmZlJlcXVlc3QSGQoRb2xkX2RlcGxveW1lbnRfaWQYASABKAkSGQoRbmV3X2RlcGxveW1lbnRfaWQYAiABKAkiVQoPR2V0RGlmZlJlc3BvbnNlEiQKB2NoYW5nZXMYASADKAsyEy5jdHJsLnYxLlNwZWNDaGFuZ2USHAoUaGFzX2JyZWFraW5nX2NoYW5nZXMYAiABKAgqowEKElNwZWNDaGFuZ2VTZXZlcml0eRIkCiBTUEVDX0NIQU5HRV9TRVZFUklUWV9VTlNQRUNJRklFRBAAEiEKHVNQRUNfQ0hBTkdFX1NFVkVSSVRZX0JSRUFLSU5HEAESJQohU1BFQ19DSEFOR0VfU0VWRVJJVFlfTk9OX0JSRUFLSU5HEAISHQoZU1BFQ19DSEFOR0VfU0VWRVJJVFlfSU5GTxADMpYBCg5PcGVuQXBpU2VydmljZRJBCgdHZXRTcGVjEhcuY3RybC52MS5HZXRTcGVjUmVxdWVzdBoYLmN0cmwudjEuR2V0U3BlY1Jlc3BvbnNlIgOQAgESQQoHR2V0RGlmZhIXLmN0cmwudjEuR2V0RGlmZlJlcXVlc3QaGC5jdHJsLnYxLkdldERpZmZSZXNwb25zZSIDkAIBYgZwcm90bzM", [file_google_protobuf_timestamp]);
+  fileDesc("ChVjdHJsL3YxL29wZW5hcGkucHJvdG8SB2N0cmwudjEiJwoOR2V0U3BlY1JlcXVlc3QSFQoNZGVwbG95bWVudF9pZBgBIAEoCSKwAQoPR2V0U3BlY1Jlc3BvbnNlEhUKDWRlcGxveW1lbnRfaWQYASABKAkSDAoEc3BlYxgCIAEoCRIUCgxjb250ZW50X3R5cGUYAyABKAkSLwoLc2NyYXBlX3RpbWUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEgwKBGhhc2gYBSABKAkSEAoIcHJvYmxlbXMYBiADKAkSEQoJc3BlY19wYXRoGAcgASgJIqwBCgpTcGVjQ2hhbmdlEgoKAmlkGAEgASgJEicKBWxldmVsGAIgASgOMhguY3RybC52MS5TcGVjQ2hhbmdlTGV2ZWwSDgoGbWV0aG9kGAMgASgJEgwKBHBhdGgYBCABKAkSFAoMb3BlcmF0aW9uX2lkGAUgASgJEg8KB21lc3NhZ2UYBiABKAkSDwoHY29tbWVudBgHIAEoCRITCgtmaW5nZXJwcmludBgIIAEoCSJGCg5HZXREaWZmUmVxdWVzdBIZChFvbGRfZGVwbG95bWVudF9pZBgBIAEoCRIZChFuZXdfZGVwbG95bWVudF9pZBgCIAEoCSKLAQoPR2V0RGlmZlJlc3BvbnNlEiQKB2NoYW5nZXMYASADKAsyEy5jdHJsLnYxLlNwZWNDaGFuZ2USHAoUaGFzX2JyZWFraW5nX2NoYW5nZXMYAiABKAgSGQoRb2xkX2RlcGxveW1lbnRfaWQYAyABKAkSGQoRbmV3X2RlcGxveW1lbnRfaWQYBCABKAkiWgoLQXBpU2V0dGluZ3MSEQoJc3BlY19wYXRoGAEgASgJEjgKEGJyZWFraW5nX2NoYW5nZXMYAiABKA4yHi5jdHJsLnYxLkJyZWFraW5nQ2hhbmdlc1BvbGljeSIrChVHZXRBcGlTZXR0aW5nc1JlcXVlc3QSEgoKcHJvamVjdF9pZBgBIAEoCSJUChZHZXRBcGlTZXR0aW5nc1Jlc3BvbnNlEhIKCnByb2plY3RfaWQYASABKAkSJgoIc2V0dGluZ3MYAiABKAsyFC5jdHJsLnYxLkFwaVNldHRpbmdzInsKGFVwZGF0ZUFwaVNldHRpbmdzUmVxdWVzdBISCgpwcm9qZWN0X2lkGAEgASgJEhEKCXNwZWNfcGF0aBgCIAEoCRI4ChBicmVha2luZ19jaGFuZ2VzGAMgASgOMh4uY3RybC52MS5CcmVha2luZ0NoYW5nZXNQb2xpY3kiVwoZVXBkYXRlQXBpU2V0dGluZ3NSZXNwb25zZRISCgpwcm9qZWN0X2lkGAEgASgJEiYKCHNldHRpbmdzGAIgASgLMhQuY3RybC52MS5BcGlTZXR0aW5ncyqPAQoPU3BlY0NoYW5nZUxldmVsEiEKHVNQRUNfQ0hBTkdFX0xFVkVMX1VOU1BFQ0lGSUVEEAASHgoaU1BFQ19DSEFOR0VfTEVWRUxfQlJFQUtJTkcQARIdChlTUEVDX0NIQU5HRV9MRVZFTF9XQVJOSU5HEAISGgoWU1BFQ19DSEFOR0VfTEVWRUxfSU5GTxADKqgBChVCcmVha2luZ0NoYW5nZXNQb2xpY3kSJwojQlJFQUtJTkdfQ0hBTkdFU19QT0xJQ1lfVU5TUEVDSUZJRUQQABIhCh1CUkVBS0lOR19DSEFOR0VTX1BPTElDWV9BTExPVxABEiAKHEJSRUFLSU5HX0NIQU5HRVNfUE9MSUNZX1dBUk4QAhIhCh1CUkVBS0lOR19DSEFOR0VTX1BPTElDWV9CTE9DSxADMs8CCg5PcGVuQXBpU2VydmljZRJBCgdHZXRTcGVjEhcuY3RybC52MS5HZXRTcGVjUmVxdWVzdBoYLmN0cmwudjEuR2V0U3BlY1Jlc3BvbnNlIgOQAgESQQoHR2V0RGlmZhIXLmN0cmwudjEuR2V0RGlmZlJlcXVlc3QaGC5jdHJsLnYxLkdldERpZmZSZXNwb25zZSIDkAIBElYKDkdldEFwaVNldHRpbmdzEh4uY3RybC52MS5HZXRBcGlTZXR0aW5nc1JlcXVlc3QaHy5jdHJsLnYxLkdldEFwaVNldHRpbmdzUmVzcG9uc2UiA5ACARJfChFVcGRhdGVBcGlTZXR0aW5ncxIhLmN0cmwudjEuVXBkYXRlQXBpU2V0dGluZ3NSZXF1ZXN0GiIuY3RybC52MS5VcGRhdGVBcGlTZXR0aW5nc1Jlc3BvbnNlIgOQAgJiBnByb3RvMw", [file_google_protobuf_timestamp]);
 
 /**
  * @generated from message ctrl.v1.GetSpecRequest
@@ -58,6 +58,28 @@ export type GetSpecResponse = Message<"ctrl.v1.GetSpecResponse"> & {
    * @generated from field: google.protobuf.Timestamp scrape_time = 4;
    */
   scrapeTime?: Timestamp | undefined;
+
+  /**
+   * SHA-256 of `spec` (lowercase hex); deployments serving the same bytes share one stored copy.
+   *
+   * @generated from field: string hash = 5;
+   */
+  hash: string;
+
+  /**
+   * Why the document is not a valid OpenAPI 3 document (YAML/JSON syntax, schema violations,
+   * external $refs, which are never resolved); empty when it is valid.
+   *
+   * @generated from field: repeated string problems = 6;
+   */
+  problems: string[];
+
+  /**
+   * The path it was fetched from (the project's spec path at the time of the scrape).
+   *
+   * @generated from field: string spec_path = 7;
+   */
+  specPath: string;
 };
 
 /**
@@ -74,30 +96,58 @@ export const GetSpecResponseSchema: GenMessage<GetSpecResponse> = /*@__PURE__*/
  */
 export type SpecChange = Message<"ctrl.v1.SpecChange"> & {
   /**
-   * @generated from field: ctrl.v1.SpecChangeSeverity severity = 1;
-   */
-  severity: SpecChangeSeverity;
-
-  /**
-   * Path template, e.g. "/users/{id}"; empty for document-level changes.
+   * Stable id of the kind of change (oasdiff's check id), e.g. "api-path-removed-without-deprecation".
    *
-   * @generated from field: string path = 2;
+   * @generated from field: string id = 1;
    */
-  path: string;
+  id: string;
 
   /**
-   * Upper-case HTTP method; empty for path- or document-level changes.
+   * @generated from field: ctrl.v1.SpecChangeLevel level = 2;
+   */
+  level: SpecChangeLevel;
+
+  /**
+   * Upper-case HTTP method of the operation concerned; empty for document-level changes.
    *
    * @generated from field: string method = 3;
    */
   method: string;
 
   /**
-   * Human-readable description, e.g. "required query parameter 'limit' added".
+   * Path template, e.g. "/users/{id}"; empty for document-level changes.
    *
-   * @generated from field: string message = 4;
+   * @generated from field: string path = 4;
+   */
+  path: string;
+
+  /**
+   * The operation's operationId, when it has one.
+   *
+   * @generated from field: string operation_id = 5;
+   */
+  operationId: string;
+
+  /**
+   * Human-readable description, e.g. "added the new required `query` request parameter `limit`".
+   *
+   * @generated from field: string message = 6;
    */
   message: string;
+
+  /**
+   * Advice from the checker, when it has some.
+   *
+   * @generated from field: string comment = 7;
+   */
+  comment: string;
+
+  /**
+   * Identifies this change (stable for the same two specs).
+   *
+   * @generated from field: string fingerprint = 8;
+   */
+  fingerprint: string;
 };
 
 /**
@@ -112,6 +162,10 @@ export const SpecChangeSchema: GenMessage<SpecChange> = /*@__PURE__*/
  */
 export type GetDiffRequest = Message<"ctrl.v1.GetDiffRequest"> & {
   /**
+   * The baseline. Empty = the environment's live deployment of `new_deployment_id` (for
+   * production, the project's live deployment); when that is the deployment itself, the one it
+   * replaced (recorded when it was scraped).
+   *
    * @generated from field: string old_deployment_id = 1;
    */
   oldDeploymentId: string;
@@ -144,6 +198,18 @@ export type GetDiffResponse = Message<"ctrl.v1.GetDiffResponse"> & {
    * @generated from field: bool has_breaking_changes = 2;
    */
   hasBreakingChanges: boolean;
+
+  /**
+   * The deployments compared (the resolved baseline when the request left it empty).
+   *
+   * @generated from field: string old_deployment_id = 3;
+   */
+  oldDeploymentId: string;
+
+  /**
+   * @generated from field: string new_deployment_id = 4;
+   */
+  newDeploymentId: string;
 };
 
 /**
@@ -154,47 +220,206 @@ export const GetDiffResponseSchema: GenMessage<GetDiffResponse> = /*@__PURE__*/
   messageDesc(file_ctrl_v1_openapi, 4);
 
 /**
- * How a spec change affects existing clients.
- *
- * @generated from enum ctrl.v1.SpecChangeSeverity
+ * @generated from message ctrl.v1.ApiSettings
  */
-export enum SpecChangeSeverity {
+export type ApiSettings = Message<"ctrl.v1.ApiSettings"> & {
   /**
-   * @generated from enum value: SPEC_CHANGE_SEVERITY_UNSPECIFIED = 0;
+   * Path the spec is fetched from on an instance; default "/openapi.yaml".
+   *
+   * @generated from field: string spec_path = 1;
+   */
+  specPath: string;
+
+  /**
+   * Default WARN.
+   *
+   * @generated from field: ctrl.v1.BreakingChangesPolicy breaking_changes = 2;
+   */
+  breakingChanges: BreakingChangesPolicy;
+};
+
+/**
+ * Describes the message ctrl.v1.ApiSettings.
+ * Use `create(ApiSettingsSchema)` to create a new message.
+ */
+export const ApiSettingsSchema: GenMessage<ApiSettings> = /*@__PURE__*/
+  messageDesc(file_ctrl_v1_openapi, 5);
+
+/**
+ * @generated from message ctrl.v1.GetApiSettingsRequest
+ */
+export type GetApiSettingsRequest = Message<"ctrl.v1.GetApiSettingsRequest"> & {
+  /**
+   * @generated from field: string project_id = 1;
+   */
+  projectId: string;
+};
+
+/**
+ * Describes the message ctrl.v1.GetApiSettingsRequest.
+ * Use `create(GetApiSettingsRequestSchema)` to create a new message.
+ */
+export const GetApiSettingsRequestSchema: GenMessage<GetApiSettingsRequest> = /*@__PURE__*/
+  messageDesc(file_ctrl_v1_openapi, 6);
+
+/**
+ * @generated from message ctrl.v1.GetApiSettingsResponse
+ */
+export type GetApiSettingsResponse = Message<"ctrl.v1.GetApiSettingsResponse"> & {
+  /**
+   * @generated from field: string project_id = 1;
+   */
+  projectId: string;
+
+  /**
+   * @generated from field: ctrl.v1.ApiSettings settings = 2;
+   */
+  settings?: ApiSettings | undefined;
+};
+
+/**
+ * Describes the message ctrl.v1.GetApiSettingsResponse.
+ * Use `create(GetApiSettingsResponseSchema)` to create a new message.
+ */
+export const GetApiSettingsResponseSchema: GenMessage<GetApiSettingsResponse> = /*@__PURE__*/
+  messageDesc(file_ctrl_v1_openapi, 7);
+
+/**
+ * @generated from message ctrl.v1.UpdateApiSettingsRequest
+ */
+export type UpdateApiSettingsRequest = Message<"ctrl.v1.UpdateApiSettingsRequest"> & {
+  /**
+   * @generated from field: string project_id = 1;
+   */
+  projectId: string;
+
+  /**
+   * Empty = unchanged.
+   *
+   * @generated from field: string spec_path = 2;
+   */
+  specPath: string;
+
+  /**
+   * UNSPECIFIED = unchanged.
+   *
+   * @generated from field: ctrl.v1.BreakingChangesPolicy breaking_changes = 3;
+   */
+  breakingChanges: BreakingChangesPolicy;
+};
+
+/**
+ * Describes the message ctrl.v1.UpdateApiSettingsRequest.
+ * Use `create(UpdateApiSettingsRequestSchema)` to create a new message.
+ */
+export const UpdateApiSettingsRequestSchema: GenMessage<UpdateApiSettingsRequest> = /*@__PURE__*/
+  messageDesc(file_ctrl_v1_openapi, 8);
+
+/**
+ * @generated from message ctrl.v1.UpdateApiSettingsResponse
+ */
+export type UpdateApiSettingsResponse = Message<"ctrl.v1.UpdateApiSettingsResponse"> & {
+  /**
+   * @generated from field: string project_id = 1;
+   */
+  projectId: string;
+
+  /**
+   * @generated from field: ctrl.v1.ApiSettings settings = 2;
+   */
+  settings?: ApiSettings | undefined;
+};
+
+/**
+ * Describes the message ctrl.v1.UpdateApiSettingsResponse.
+ * Use `create(UpdateApiSettingsResponseSchema)` to create a new message.
+ */
+export const UpdateApiSettingsResponseSchema: GenMessage<UpdateApiSettingsResponse> = /*@__PURE__*/
+  messageDesc(file_ctrl_v1_openapi, 9);
+
+/**
+ * How a spec change affects existing clients (oasdiff's levels).
+ *
+ * @generated from enum ctrl.v1.SpecChangeLevel
+ */
+export enum SpecChangeLevel {
+  /**
+   * @generated from enum value: SPEC_CHANGE_LEVEL_UNSPECIFIED = 0;
    */
   UNSPECIFIED = 0,
 
   /**
-   * Existing clients may break (removed operation, new required parameter, narrowed type…).
+   * Existing clients may break (removed path, new required parameter, narrowed type…).
    *
-   * @generated from enum value: SPEC_CHANGE_SEVERITY_BREAKING = 1;
+   * @generated from enum value: SPEC_CHANGE_LEVEL_BREAKING = 1;
    */
   BREAKING = 1,
 
   /**
-   * Compatible change (new operation, new optional field…).
+   * May break some clients (e.g. a new enum value in a response).
    *
-   * @generated from enum value: SPEC_CHANGE_SEVERITY_NON_BREAKING = 2;
+   * @generated from enum value: SPEC_CHANGE_LEVEL_WARNING = 2;
    */
-  NON_BREAKING = 2,
+  WARNING = 2,
 
   /**
-   * Documentation only (descriptions, examples).
+   * Compatible (new operation, new optional field, documentation).
    *
-   * @generated from enum value: SPEC_CHANGE_SEVERITY_INFO = 3;
+   * @generated from enum value: SPEC_CHANGE_LEVEL_INFO = 3;
    */
   INFO = 3,
 }
 
 /**
- * Describes the enum ctrl.v1.SpecChangeSeverity.
+ * Describes the enum ctrl.v1.SpecChangeLevel.
  */
-export const SpecChangeSeveritySchema: GenEnum<SpecChangeSeverity> = /*@__PURE__*/
+export const SpecChangeLevelSchema: GenEnum<SpecChangeLevel> = /*@__PURE__*/
   enumDesc(file_ctrl_v1_openapi, 0);
 
 /**
- * OpenAPI specs scraped from deployments (GET /openapi.yaml on a running instance during the
- * deployment's finalize phase), and breaking-change detection between deployments.
+ * What a promote does when the candidate's spec has breaking changes against the live one.
+ *
+ * @generated from enum ctrl.v1.BreakingChangesPolicy
+ */
+export enum BreakingChangesPolicy {
+  /**
+   * @generated from enum value: BREAKING_CHANGES_POLICY_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * Promote; the changes are not reported.
+   *
+   * @generated from enum value: BREAKING_CHANGES_POLICY_ALLOW = 1;
+   */
+  ALLOW = 1,
+
+  /**
+   * Promote; the changes are returned with the result and emitted in a BreakingApiChange event.
+   *
+   * @generated from enum value: BREAKING_CHANGES_POLICY_WARN = 2;
+   */
+  WARN = 2,
+
+  /**
+   * Refuse with FailedPrecondition listing them, unless the promote sets allow_breaking_changes.
+   * A production deploy becomes ready but not live.
+   *
+   * @generated from enum value: BREAKING_CHANGES_POLICY_BLOCK = 3;
+   */
+  BLOCK = 3,
+}
+
+/**
+ * Describes the enum ctrl.v1.BreakingChangesPolicy.
+ */
+export const BreakingChangesPolicySchema: GenEnum<BreakingChangesPolicy> = /*@__PURE__*/
+  enumDesc(file_ctrl_v1_openapi, 1);
+
+/**
+ * OpenAPI specs scraped from deployments (`GET <spec path>` on one running instance, during the
+ * deployment workflow once its instances run and before it gets hostnames), stored deduplicated
+ * by content hash, and breaking-change detection between deployments (oasdiff's checker).
  *
  * Every RPC can also fail with Unauthenticated (no or bad credentials).
  *
@@ -202,10 +427,11 @@ export const SpecChangeSeveritySchema: GenEnum<SpecChangeSeverity> = /*@__PURE__
  */
 export const OpenApiService: GenService<{
   /**
-   * GetSpec returns the spec scraped from a deployment.
+   * GetSpec returns the spec scraped from a deployment, as served, with its validation problems.
    *
-   * Errors: InvalidArgument (`deployment_id` empty); NotFound (deployment, or it has no spec —
-   * not scraped yet or the application serves none).
+   * Errors: InvalidArgument (`deployment_id` empty); NotFound (deployment missing or another
+   * tenant's; or it has no spec — not scraped yet, the application serves none (404), or the
+   * scrape was refused: too large, a redirect off the instance, a timeout — the message says which).
    *
    * @generated from rpc ctrl.v1.OpenApiService.GetSpec
    */
@@ -215,12 +441,13 @@ export const OpenApiService: GenService<{
     output: typeof GetSpecResponseSchema;
   },
   /**
-   * GetDiff compares the specs of two deployments (typically the live one and a candidate) and
-   * classifies each change.
+   * GetDiff compares the specs of two deployments of one project and classifies every change
+   * (oasdiff's changelog: breaking, warning, info).
    *
-   * Errors: InvalidArgument (`old_deployment_id` / `new_deployment_id` empty; the two deployments
-   * are in different projects); NotFound (either deployment or its spec); FailedPrecondition
-   * (a spec cannot be parsed as OpenAPI 3 — the message names which).
+   * Errors: InvalidArgument (`new_deployment_id` empty; the two deployments are in different
+   * projects); NotFound (either deployment or its spec); FailedPrecondition (a spec is not a valid
+   * OpenAPI 3 document or references anything outside itself — the message names which; no
+   * `old_deployment_id` and the environment has no other live deployment to compare with).
    *
    * @generated from rpc ctrl.v1.OpenApiService.GetDiff
    */
@@ -228,6 +455,33 @@ export const OpenApiService: GenService<{
     methodKind: "unary";
     input: typeof GetDiffRequestSchema;
     output: typeof GetDiffResponseSchema;
+  },
+  /**
+   * GetApiSettings returns a project's OpenAPI settings (defaults until changed).
+   *
+   * Errors: InvalidArgument (`project_id` empty); NotFound (project).
+   *
+   * @generated from rpc ctrl.v1.OpenApiService.GetApiSettings
+   */
+  getApiSettings: {
+    methodKind: "unary";
+    input: typeof GetApiSettingsRequestSchema;
+    output: typeof GetApiSettingsResponseSchema;
+  },
+  /**
+   * UpdateApiSettings changes a project's OpenAPI settings; unset fields keep their value. They
+   * apply to the deployments scraped and the promotes made from then on.
+   *
+   * Errors: InvalidArgument (`project_id` empty; `spec_path` not an absolute path — it must start
+   * with "/", at most 255 printable ASCII characters, no "//" at the start, no "#"; `breaking_changes`
+   * unknown); NotFound (project).
+   *
+   * @generated from rpc ctrl.v1.OpenApiService.UpdateApiSettings
+   */
+  updateApiSettings: {
+    methodKind: "unary";
+    input: typeof UpdateApiSettingsRequestSchema;
+    output: typeof UpdateApiSettingsResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_ctrl_v1_openapi, 0);

@@ -15,8 +15,9 @@
 // - Tenancy: the caller's credentials map to one tenant. A resource of another tenant is answered
 //   with NotFound, exactly as a missing one (its existence is never revealed).
 // - Pagination: `page_size` 0 means the default (50); larger than 500 is clamped to 500. An empty
-//   `next_page_token` means the last page. A malformed or foreign `page_token` → InvalidArgument
-//   naming `page_token`. Page tokens are opaque and bound to the filters of the first request.
+//   `next_page_token` means the last page. Page tokens are opaque, signed by the server and bound
+//   to the filters (and tenant) of the first request: a malformed, altered, foreign or
+//   self-made `page_token` → InvalidArgument naming `page_token`.
 // - Idempotency: every mutating request carries `idempotency_key` (at most 128 printable ASCII
 //   characters, scoped to the tenant and the RPC). A retry with the same key returns the result of
 //   the first request with that key and performs nothing again; the key is passed to Restate as the
@@ -24,7 +25,9 @@
 // - Errors (Connect codes): InvalidArgument with a message naming the offending field; NotFound
 //   (missing, or another tenant's); AlreadyExists; FailedPrecondition (wrong state, message says
 //   which state and what to do); ResourceExhausted (quota); Unauthenticated (no or bad
-//   credentials, every RPC). Internal errors never carry SQL or stack traces.
+//   credentials, every RPC — checked before the request body is decoded); PermissionDenied (a
+//   hostname the project does not own). A body that does not decode (JSON, binary protobuf, a
+//   malformed gRPC frame) → InvalidArgument. Internal errors never carry SQL or stack traces.
 
 import type { GenEnum, GenFile, GenMessage } from "@bufbuild/protobuf/codegenv2";
 import { enumDesc, fileDesc, messageDesc } from "@bufbuild/protobuf/codegenv2";
@@ -39,7 +42,7 @@ export const file_ctrl_v1_resources: GenFile = /*@__PURE__*/
   fileDesc("ChdjdHJsL3YxL3Jlc291cmNlcy5wcm90bxIHY3RybC52MSLZAQoJQ29uZGl0aW9uEgwKBHR5cGUYASABKAkSKAoGc3RhdHVzGAIgASgOMhguY3RybC52MS5Db25kaXRpb25TdGF0dXMSDgoGcmVhc29uGAMgASgJEg8KB21lc3NhZ2UYBCABKAkSOAoUbGFzdF90cmFuc2l0aW9uX3RpbWUYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjkKFWxhc3Rfb2JzZXJ2YXRpb25fdGltZRgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiKQoJRGlhZ25vc2lzEg8KB3Byb2JsZW0YASABKAkSCwoDZml4GAIgASgJIqQDCgtDZXJ0aWZpY2F0ZRIKCgJpZBgBIAEoCRIQCghob3N0bmFtZRgCIAEoCRIRCglkb21haW5faWQYAyABKAkSKgoGc3RhdHVzGAQgASgOMhouY3RybC52MS5DZXJ0aWZpY2F0ZVN0YXR1cxIRCglwZW1fY2hhaW4YBSABKAkSLgoKbm90X2JlZm9yZRgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLQoJbm90X2FmdGVyGAcgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCghyZW5ld19hdBgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEgoKYXV0b19yZW5ldxgJIAEoCBIOCgZpc3N1ZXIYCiABKAkSEgoKbGFzdF9lcnJvchgLIAEoCRIvCgtjcmVhdGVfdGltZRgMIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLwoLdXBkYXRlX3RpbWUYDSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIisKCFVwc3RyZWFtEg4KBnJlZ2lvbhgBIAEoCRIPCgdhZGRyZXNzGAIgASgJIsgBCgtUcmFmZmljUnVsZRIQCghyb3V0ZV9pZBgBIAEoCRIMCgRwYXRoGAIgASgJEhUKDWRlcGxveW1lbnRfaWQYAyABKAkSDAoEcG9ydBgEIAEoDRIoCghwcm90b2NvbBgFIAEoDjIWLmN0cmwudjEuUm91dGVQcm90b2NvbBIOCgZ3ZWlnaHQYBiABKA0SFAoMc3RyaXBfcHJlZml4GAcgASgIEiQKCXVwc3RyZWFtcxgIIAMoCzIRLmN0cmwudjEuVXBzdHJlYW0ilQIKDUdhdGV3YXlDb25maWcSEAoIaG9zdG5hbWUYASABKAkSFAoMd29ya3NwYWNlX2lkGAIgASgJEhIKCnByb2plY3RfaWQYAyABKAkSFQoNZGVwbG95bWVudF9pZBgEIAEoCRIMCgRwb3J0GAUgASgNEiQKCXVwc3RyZWFtcxgGIAMoCzIRLmN0cmwudjEuVXBzdHJlYW0SFgoOY2VydGlmaWNhdGVfaWQYByABKAkSDwoHdmVyc2lvbhgIIAEoBBIvCgt1cGRhdGVfdGltZRgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASIwoFcnVsZXMYCiADKAsyFC5jdHJsLnYxLlRyYWZmaWNSdWxlIuABChNQcm9qZWN0Um91dGluZ1N0YXRlEhIKCnByb2plY3RfaWQYASABKAkSKwoHb3V0Y29tZRgCIAEoDjIaLmN0cmwudjEuTGl2ZUNoYW5nZU91dGNvbWUSGgoSbGl2ZV9kZXBsb3ltZW50X2lkGAMgASgJEiMKG3ByZXZpb3VzX2xpdmVfZGVwbG95bWVudF9pZBgEIAEoCRIWCg5pc19yb2xsZWRfYmFjaxgFIAEoCBIXCg9tb3ZlZF9ob3N0bmFtZXMYBiADKAkSFgoOY2hhbmdlX3ZlcnNpb24YByABKAQqkgEKC1N0aWNreUxldmVsEhwKGFNUSUNLWV9MRVZFTF9VTlNQRUNJRklFRBAAEhcKE1NUSUNLWV9MRVZFTF9DT01NSVQQARIXChNTVElDS1lfTEVWRUxfQlJBTkNIEAISHAoYU1RJQ0tZX0xFVkVMX0VOVklST05NRU5UEAMSFQoRU1RJQ0tZX0xFVkVMX0xJVkUQBCqIAQoPQ29uZGl0aW9uU3RhdHVzEiAKHENPTkRJVElPTl9TVEFUVVNfVU5TUEVDSUZJRUQQABIZChVDT05ESVRJT05fU1RBVFVTX1RSVUUQARIaChZDT05ESVRJT05fU1RBVFVTX0ZBTFNFEAISHAoYQ09ORElUSU9OX1NUQVRVU19VTktOT1dOEAMq1QEKEUNlcnRpZmljYXRlU3RhdHVzEiIKHkNFUlRJRklDQVRFX1NUQVRVU19VTlNQRUNJRklFRBAAEh4KGkNFUlRJRklDQVRFX1NUQVRVU19QRU5ESU5HEAESHQoZQ0VSVElGSUNBVEVfU1RBVFVTX0FDVElWRRACEh0KGUNFUlRJRklDQVRFX1NUQVRVU19GQUlMRUQQAxIeChpDRVJUSUZJQ0FURV9TVEFUVVNfRVhQSVJFRBAEEh4KGkNFUlRJRklDQVRFX1NUQVRVU19SRVZPS0VEEAUqkwEKDVJvdXRlUHJvdG9jb2wSHgoaUk9VVEVfUFJPVE9DT0xfVU5TUEVDSUZJRUQQABIXChNST1VURV9QUk9UT0NPTF9IVFRQEAESGAoUUk9VVEVfUFJPVE9DT0xfSFRUUFMQAhIXChNST1VURV9QUk9UT0NPTF9HUlBDEAMSFgoSUk9VVEVfUFJPVE9DT0xfVENQEAQqqwEKEUxpdmVDaGFuZ2VPdXRjb21lEiMKH0xJVkVfQ0hBTkdFX09VVENPTUVfVU5TUEVDSUZJRUQQABIgChxMSVZFX0NIQU5HRV9PVVRDT01FX1BST01PVEVEEAESIwofTElWRV9DSEFOR0VfT1VUQ09NRV9ST0xMRURfQkFDSxACEioKJkxJVkVfQ0hBTkdFX09VVENPTUVfUk9MTEJBQ0tfQ09ORklSTUVEEANiBnByb3RvMw", [file_google_protobuf_timestamp]);
 
 /**
- * One observed aspect of a resource (seed 002). Well-known custom-domain types:
+ * One observed aspect of a resource. Well-known custom-domain types:
  * "OwnershipVerified" (gates serving), "TLSReady", "ACMEChallengeDelegationReady",
  * "CNAMEConfigured" (informational, does not gate serving), "TargetReady", "Ready" (aggregate).
  *

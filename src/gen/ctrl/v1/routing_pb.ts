@@ -372,13 +372,20 @@ export const GetGatewayConfigResponseSchema: GenMessage<GetGatewayConfigResponse
 export const RoutingService: GenService<{
   /**
    * AssignDomains finds or creates a frontline route for each hostname and points it at the
-   * deployment. A hostname that already points at the deployment is unchanged; one that follows
-   * the live deployment, or belongs to another project, is skipped and reported with the reason.
-   * While the project is rolled back, live-level hostnames are left alone.
+   * deployment. Only hostnames the project owns are assigned: hostnames generated for it under the
+   * platform apex, and custom domains verified for it; anything else refuses the whole call, with
+   * the same answer whoever else holds the name. A hostname that already points at the
+   * deployment is unchanged; one that follows the live deployment, or one of the deployment's own
+   * generated names that another project reserved first, is skipped and reported with the reason.
+   * An owned hostname another project still routes is taken back from it. While the project is
+   * rolled back, live-level hostnames are left alone.
    *
    * Errors: InvalidArgument (`project_id` / `deployment_id` empty; `domains[i].hostname` not a
-   * valid hostname; the deployment is not in the project); NotFound (project or deployment);
-   * FailedPrecondition (the deployment is not serving: not NETWORK, FINALIZING or READY);
+   * valid hostname, or an IP address in any notation; `domains[i].sticky` not a sticky level; the
+   * deployment is another project's of the same tenant); NotFound (project or deployment, also
+   * another tenant's); PermissionDenied (`domains[i].hostname` under the platform apex but not
+   * generated for the project); FailedPrecondition (`domains[i].hostname` not a custom domain
+   * verified for the project; the deployment is not serving: not NETWORK, FINALIZING or READY);
    * ResourceExhausted (hostname quota of the project).
    *
    * @generated from rpc ctrl.v1.RoutingService.AssignDomains
@@ -394,8 +401,9 @@ export const RoutingService: GenService<{
    *
    * Errors: InvalidArgument (`project_id` / `deployment_id` empty, `hostnames` empty or invalid;
    * the deployment is not in the project); NotFound (project, deployment, or a hostname that is not
-   * a route of the project — the message lists them); FailedPrecondition (the deployment is not
-   * serving; a hostname follows the live deployment — use Promote/Rollback).
+   * a route of the project — the message lists them); PermissionDenied / FailedPrecondition (a
+   * route's hostname the project no longer owns, as in AssignDomains); FailedPrecondition (the
+   * deployment is not serving; a hostname follows the live deployment — use Promote/Rollback).
    *
    * @generated from rpc ctrl.v1.RoutingService.SwitchDomains
    */
@@ -406,12 +414,13 @@ export const RoutingService: GenService<{
   },
   /**
    * AssignFrontlineRoutes points existing frontline routes, named by id, at a deployment of the
-   * same project (seed 004: routes are pre-created with hostname and sticky level; this only moves
+   * same project (routes are pre-created with hostname and sticky level; this only moves
    * their deployment pointer). Same rules as SwitchDomains.
    *
    * Errors: InvalidArgument (`project_id` / `deployment_id` empty, `frontline_route_ids` empty;
    * the deployment is not in the project); NotFound (project, deployment, or a route id not in the
-   * project); FailedPrecondition (the deployment is not serving; a route follows the live
+   * project); PermissionDenied / FailedPrecondition (a route's hostname the project no longer
+   * owns); FailedPrecondition (the deployment is not serving; a route follows the live
    * deployment).
    *
    * @generated from rpc ctrl.v1.RoutingService.AssignFrontlineRoutes

@@ -1,0 +1,41 @@
+import type { Kysely } from "kysely";
+import type { Database } from "../db/schema.js";
+import { GateError, type BreakingChangesPolicy } from "../domain/gates.js";
+import { compareDeploymentSpecs } from "./compareSpecs.js";
+import type { SpecChangeRecord, SpecDiffer } from "./specDiffer.js";
+
+/** The breaking changes a promote or a go-live would ship; carried through Restate's journal, so bounded. */
+export interface ApiChangesAgainstLive {
+  policy: BreakingChangesPolicy;
+  liveDeploymentId: string | null;
+  breaking: SpecChangeRecord[];
+  /** Breaking changes in all (more than `breaking` holds when capped). */
+  total: number;
+  /** Why nothing was compared (no live deployment, a missing or unusable spec), when so. */
+  skipped?: string;
+}
+
+const MAX_CARRIED = 100;
+
+/**
+ * The input of the API gate (src/domain/gates.ts checkBreakingChanges): the project's policy and
+ * the target's breaking changes against the live deployment. When either spec is missing or
+ * cannot be compared there is nothing to judge, and the gate passes: a deployment that publishes
+ * no spec is not held back by one that did.
+ */
+export async function apiChangesAgainstLive(db: Kysely<Database>, differ: SpecDiffer, projectId: string, targetDeploymentId: string): Promise<ApiChangesAgainstLive> {
+  const project = await db.selectFrom("projects").select(["live_deployment_id", "breaking_changes"]).where("id", "=", projectId).executeTakeFirst();
+  if (!project) throw new GateError("not_found", `project ${projectId} not found`);
+  const policy = project.breaking_changes as BreakingChangesPolicy;
+  const live = project.live_deployment_id;
+  const none = (skipped: string): ApiChangesAgainstLive => ({ policy, liveDeploymentId: live, breaking: [], total: 0, skipped });
+  if (policy === "allow") return none("the project's breaking_changes policy is allow");
+  if (!live || live === targetDeploymentId) return none("no other live deployment to compare with");
+  try {
+    const breaking = (await compareDeploymentSpecs(db, differ, live, targetDeploymentId)).filter((c) => c.level === "breaking");
+    return { policy, liveDeploymentId: live, breaking: breaking.slice(0, MAX_CARRIED), total: breaking.length };
+  } catch (error) {
+    if (error instanceof GateError) return none(error.message);
+    throw error;
+  }
+}
