@@ -13,6 +13,7 @@ import os from "node:os";
 import path from "node:path";
 import { missingBinaries, repoRoot } from "./harness/binaries.js";
 import { enableListenerMigration } from "./harness/kernel.js";
+import { clearStaleReservations } from "./harness/ports.js";
 
 function testFilesUnder(dir: string): string[] {
   const found: string[] = [];
@@ -55,6 +56,7 @@ function main(): void {
     process.exit(1);
   }
 
+  clearStaleReservations();
   const kernelNote = enableListenerMigration();
   if (kernelNote) console.log(`npm test: ${kernelNote}`);
   const relative = files.map((f) => path.relative(repoRoot, f));

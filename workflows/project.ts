@@ -8,7 +8,7 @@
  *     ├─► wake: a target in standby is desired running again (gates checked first)
  *     ├─► wait until its instances run in every region (durable sleeps, bounded)
  *     └─► promote / rollback
- *   promote / rollback / activate ──► [swap live] one transaction: configs → routes → pointer/flag
+ *   promote / rollback / activate ──► [swap live] one transaction: routes → pointer/flag → gateway configs
  *                                        │
  *                                        ├─► disarm the target's pending standby (it is live again)
  *                                        └─► schedule standby of the previous live after the grace

@@ -47,7 +47,8 @@ export async function choosePort(preferred: number, taken: ReadonlySet<number> =
   throw new Error(`choosePort: no free port near ${preferred}`);
 }
 
-function udpPortFree(port: number): Promise<boolean> {
+/** True if `port` can be bound for UDP on 127.0.0.1 right now. */
+export function udpPortFree(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = dgram.createSocket("udp4");
     socket.once("error", () => {

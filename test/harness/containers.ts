@@ -11,6 +11,7 @@ import { ensureNodeBaseImage, LOCAL_NODE_IMAGE } from "../../src/containers/base
 import { Podman, storageFlags } from "../../src/containers/podman.js";
 import { startRegistry, type Registry } from "../../src/containers/registry.js";
 import { findBinary, repoRoot } from "./binaries.js";
+import { freePort } from "./ports.js";
 import { makeTempDir, removeTempDir } from "./process.js";
 
 export interface ContainerEnv {
@@ -26,7 +27,7 @@ export interface ContainerEnv {
 
 export async function startContainerEnv(): Promise<ContainerEnv> {
   const baseDir = await makeTempDir("containers");
-  const registry = await startRegistry({ dir: path.join(baseDir, "registry") });
+  const registry = await startRegistry({ dir: path.join(baseDir, "registry"), port: await freePort() });
   const storageDir = path.join(baseDir, "podman");
   const podman = new Podman({ storageDir, insecureRegistries: [registry.host] });
   try {
