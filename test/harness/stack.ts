@@ -5,7 +5,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { startCaddy, type Caddy, type CaddyOptions } from "./caddy.js";
 import { startMariaDb, type MariaDb, type MariaDbOptions } from "./mariadb.js";
-import { freePort, LOOPBACK } from "./net.js";
+import { freePort, freeTcpUdpPort, LOOPBACK } from "./net.js";
 import { startPebble, type Pebble, type PebbleOptions } from "./pebble.js";
 import { startRestate, type Restate, type RestateOptions } from "./restate.js";
 import { startRestateCluster, type RestateClusterOptions } from "./restateCluster.js";
@@ -92,7 +92,9 @@ export async function startStack(opts: StackOptions = {}): Promise<Stack> {
               SWITCHYARD_ACME_DIRECTORY_URL: pebble.directoryUrl,
               NODE_EXTRA_CA_CERTS: pebbleCaFile(pebble),
             }
-          : {}),
+          : // Without it, a reserved loopback port nothing listens on: every lookup fails at once,
+            // and no test asks the machine's resolvers about its example.com claims.
+            { SWITCHYARD_DNS_SERVERS: `${LOOPBACK}:${await freeTcpUdpPort()}` }),
       };
       return { ...env, ...extra };
     },
