@@ -37,7 +37,7 @@ export function hostnamesAt(state: RoutingSnapshot, ...levels: string[]): string
   return [...state.routes].filter(([, r]) => levels.includes(r.sticky ?? "")).map(([h]) => h).sort();
 }
 
-/** Invariant 1: every route of a served hostname has a gateway config on the same deployment. */
+/** gateway-before-route: every route of a served hostname has a gateway config on the same deployment. */
 export function assertGatewayBeforeRoute(state: RoutingSnapshot, isLocal: (hostname: string) => boolean = () => false): string[] {
   const problems: string[] = [];
   for (const [hostname, route] of state.routes) {
