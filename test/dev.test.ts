@@ -20,7 +20,7 @@ interface DevState {
   databaseUrl: string;
   tokenFile?: string;
   agentTokenFile?: string;
-  pids: { dev: number; mariadbd?: number; restateServer?: number };
+  pids: { dev: number; mariadbd?: number; restateServer?: number; agent?: number };
 }
 
 const dirs: string[] = [];
@@ -198,8 +198,11 @@ describe("npm run dev", () => {
       const children = [state.pids.mariadbd!, state.pids.restateServer!];
       const token = fs.readFileSync(state.tokenFile!, "utf8").trim();
 
+      // The banner is written after dev.json: wait for it, so the pipe closes once the stack is
+      // up (closed earlier, the banner's write starts the stop by itself — see dev.ts's signals).
+      await until("the banner", async () => output.includes("Ctrl-C stops everything."), 30_000, 50);
       // Ctrl-C in the terminal: tee goes first, then the dev process gets its SIGINT — and it
-      // writes to the dead pipe meanwhile (the "rpc" log line of this call).
+      // writes to the dead pipe meanwhile (its "stopping" lines).
       dev.stdout.destroy();
       dev.stderr.destroy();
       assert.equal((await rpc(state, token, "CtrlService/Liveness", {})).json.status, "ok");

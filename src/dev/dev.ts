@@ -71,9 +71,13 @@ async function main(): Promise<void> {
     fs.rmSync(stateFile, { force: true });
     process.exit(exitCode);
   };
+  // A second signal kills everything at once. Counted apart from `stopping`: with `| tee`, one
+  // Ctrl-C kills tee too, and a write to the dead pipe may start the stop before this process's
+  // own SIGINT arrives — that SIGINT is still the first Ctrl-C, not the impatient second one.
+  let signals = 0;
   for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
     process.on(signal, () => {
-      if (stopping) {
+      if (++signals > 1) {
         cleanupSync();
         process.exit(130);
       }
