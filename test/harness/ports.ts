@@ -37,7 +37,7 @@ function harnessRange(): { low: number; high: number } | undefined {
 
 /** Claims `port` for this process, or false if another test process holds it. */
 function reserve(port: number): boolean {
-  fs.mkdirSync(RESERVATIONS, { recursive: true });
+  if (reserved.length === 0) fs.mkdirSync(RESERVATIONS, { recursive: true });
   const file = path.join(RESERVATIONS, String(port));
   try {
     fs.writeFileSync(file, `${process.pid}\n`, { flag: "wx" });
