@@ -14,6 +14,9 @@
  *   baseline         the same 32 clients calling a Restate virtual object (100 keys) whose one
  *                    ctx.run runs a transaction of the same shape — lock the key's row, upsert
  *                    10 rows — without routing or the feed
+ *   cpu              for the baseline and the one-replica promote: CPU ms per call of each
+ *                    process (restate-server, switchyard, mariadbd, this one) — on shared cores
+ *                    throughput follows it, so it names where a promote's extra cost goes
  */
 import "../src/polyfill.js";
 // The bench endpoint logs every invocation at INFO otherwise.
@@ -31,6 +34,7 @@ import { serveBenchServices } from "./lib/endpoint.js";
 import { promoteThroughput, projectWithHostnames, type Pair } from "./lib/promoteLoad.js";
 import { report } from "./lib/report.js";
 import { percentile, round } from "./lib/stats.js";
+import { cpuFigures, cpuPerOperation, cpuSnapshot, type CpuSnapshot } from "./lib/cpuAccount.js";
 import { freePort, startEndpointBalancer, startSwitchyard } from "../test/harness/index.js";
 import { startApp } from "../test/support/app.js";
 import { createConnectTransport } from "@connectrpc/connect-node";
@@ -93,7 +97,7 @@ async function feedRun(db: Kysely<Database>, writers: number, sharded: boolean):
 }
 
 /** The baseline virtual object: per key, one ctx.run with a locked transaction of the swap's shape. */
-async function baselineThroughput(db: Kysely<Database>, restateUrls: { adminUrl: string; ingressUrl: string }, keys: number): Promise<number> {
+async function baselineThroughput(db: Kysely<Database>, restateUrls: { adminUrl: string; ingressUrl: string }, keys: number, cpu: () => CpuSnapshot): Promise<{ perSecond: number; cpuPerCall: Record<string, number> }> {
   await sql`CREATE TABLE IF NOT EXISTS bench_key_lock (id VARCHAR(64) PRIMARY KEY, n BIGINT NOT NULL) ENGINE=InnoDB`.execute(db);
   await sql`CREATE TABLE IF NOT EXISTS bench_key_rows (id VARCHAR(64) NOT NULL, k INT NOT NULL, v BIGINT NOT NULL, PRIMARY KEY (id, k)) ENGINE=InnoDB`.execute(db);
   const keyNames = Array.from({ length: keys }, (_, k) => `key-${k}`);
@@ -118,6 +122,7 @@ async function baselineThroughput(db: Kysely<Database>, restateUrls: { adminUrl:
     const ingress = clients.connect({ url: restateUrls.ingressUrl });
     let calls = 0;
     const deadline = performance.now() + THROUGHPUT_MS;
+    const cpuBefore = cpu();
     const started = performance.now();
     await Promise.all(
       Array.from({ length: CLIENTS }, async (_, c) => {
@@ -127,7 +132,8 @@ async function baselineThroughput(db: Kysely<Database>, restateUrls: { adminUrl:
         }
       }),
     );
-    return round(calls / ((performance.now() - started) / 1000));
+    const perSecond = round(calls / ((performance.now() - started) / 1000));
+    return { perSecond, cpuPerCall: cpuPerOperation(cpuBefore, cpu(), calls) };
   } finally {
     endpoint.close();
   }
@@ -156,17 +162,28 @@ async function main() {
     const pairs: Pair[] = [first];
     for (let i = 1; i < PROJECTS; i++) pairs.push(await projectWithHostnames(app, 2, first.fixture));
 
+    // Where each side spends the shared cores (the baseline's endpoint runs in this process).
+    const cpu = () => cpuSnapshot({ restate: app.stack.restate.pid, switchyard: app.switchyard.pid, mariadb: app.stack.mariadb.pid });
     console.log("baseline: 32 clients, virtual object + transaction …");
-    const baseline = await baselineThroughput(app.db, app.stack.restate, PROJECTS);
+    const { perSecond: baseline, cpuPerCall: baselineCpu } = await baselineThroughput(app.db, app.stack.restate, PROJECTS, cpu);
     console.log("promote: 32 clients, 100 projects, one replica …");
+    const promoteCpuBefore = cpu();
     const one = await promoteThroughput([app.client(DeployService)], pairs, CLIENTS, THROUGHPUT_MS);
+    const promoteCpu = cpuPerOperation(promoteCpuBefore, cpu(), one.succeeded + one.refused);
 
     console.log("promote: 32 clients, 100 projects, two replicas behind one endpoint URL …");
     const secondEndpointPort = await freePort();
     const balancer = await startEndpointBalancer([Number(app.env.SWITCHYARD_ENDPOINT_PORT), secondEndpointPort]);
     stopLater.push(balancer);
     const second = await startSwitchyard(
-      { ...app.env, SWITCHYARD_PORT: String(await freePort()), SWITCHYARD_ENDPOINT_PORT: String(secondEndpointPort), SWITCHYARD_ENDPOINT_URL: balancer.url },
+      {
+        ...app.env,
+        // Every listener of its own (the first replica holds app.env's ports).
+        SWITCHYARD_PORT: String(await freePort()),
+        SWITCHYARD_ENDPOINT_PORT: String(secondEndpointPort),
+        SWITCHYARD_METRICS_LISTEN: `127.0.0.1:${await freePort()}`,
+        SWITCHYARD_ENDPOINT_URL: balancer.url,
+      },
       { name: "switchyard-2", readyTimeoutMs: 30_000 },
     );
     stopLater.push(second);
@@ -186,8 +203,15 @@ async function main() {
       sharded_feed_writers_at_max: bestSharded.writers,
       sharded_streams: STREAMS,
       promote_throughput_100_projects: one.perSecond,
+      // Refused: lost a race to a promote of the same target (FailedPrecondition) — still a locked transaction.
+      promote_succeeded: one.succeeded,
+      promote_refused: one.refused,
       baseline_throughput_32: baseline,
       throughput_ratio: round(one.perSecond / baseline),
+      // CPU ms per call by process (utime + stime): the baseline's endpoint is the bench process.
+      ...cpuFigures("baseline_cpu_ms_per_call", baselineCpu),
+      ...cpuFigures("promote_cpu_ms_per_call", promoteCpu),
+      cpu_ratio: round(baselineCpu.total! / promoteCpu.total!),
       promote_throughput_100_projects_2_replicas: two.perSecond,
       throughput_ratio_2_replicas: round(two.perSecond / baseline),
       clients: CLIENTS,

@@ -20,7 +20,7 @@ interface DevState {
   databaseUrl: string;
   tokenFile?: string;
   agentTokenFile?: string;
-  pids: { dev: number; mariadbd?: number; restateServer?: number; agent?: number };
+  pids: { dev: number; mariadbd?: number; restateServer?: number; agent?: number; caddy?: number; caddyFront?: number; gateway?: number };
 }
 
 const dirs: string[] = [];
@@ -56,12 +56,17 @@ async function devEnv(dataDir: string, extraEnv: Record<string, string>): Promis
   };
 }
 
+/** Every child a dev stack's dev.json names (the database, restate-server, the agent, the gateway and its Caddys). */
+function childPids(state: DevState): number[] {
+  return Object.entries(state.pids).flatMap(([name, pid]) => (name !== "dev" && pid ? [pid] : []));
+}
+
 /** Waits (bounded) for the dev stack's dev.json and remembers the children it names. */
 async function devStateOf(dataDir: string, waitUntil: (what: string, check: () => Promise<boolean>) => Promise<void>): Promise<DevState> {
   const stateFile = path.join(dataDir, "dev.json");
   await waitUntil(`${stateFile} to appear`, async () => fs.existsSync(stateFile));
   const state = JSON.parse(fs.readFileSync(stateFile, "utf8")) as DevState;
-  for (const pid of [state.pids.mariadbd, state.pids.restateServer]) if (pid) devChildren.set(pid, dataDir);
+  for (const pid of childPids(state)) devChildren.set(pid, dataDir);
   return state;
 }
 
@@ -133,7 +138,8 @@ describe("npm run dev", () => {
     await assert.rejects(mysql.createConnection({ host: "127.0.0.1", port: dbPort, user: "root", connectTimeout: 2000 }), /Access denied/);
     assert.equal(fs.statSync(path.join(dataDir, "mysql", "root-password")).mode & 0o777, 0o600);
 
-    const children = [first.state.pids.mariadbd!, first.state.pids.restateServer!];
+    const children = childPids(first.state);
+    for (const name of ["mariadbd", "restateServer", "agent"] as const) assert.ok(first.state.pids[name], `dev.json names the ${name} pid`);
     assert.ok(children.every(pidAlive));
     assert.equal(await stopWith(first.proc, "SIGINT"), 0);
     assert.deepEqual(children.filter(pidAlive), [], "no child outlives npm run dev");
@@ -152,7 +158,7 @@ describe("npm run dev", () => {
     } finally {
       assert.equal(await stopWith(second.proc, "SIGTERM"), 0);
     }
-    const secondChildren = [second.state.pids.mariadbd!, second.state.pids.restateServer!];
+    const secondChildren = childPids(second.state);
     assert.deepEqual(secondChildren.filter(pidAlive), []);
     secondChildren.forEach((pid) => devChildren.delete(pid));
   });
@@ -195,7 +201,7 @@ describe("npm run dev", () => {
     const exited = new Promise<number | null>((resolve) => dev.once("exit", (code) => resolve(code)));
     try {
       const state = await devStateOf(dataDir, async (what, check) => void (await until(what, check, 90_000, 100)));
-      const children = [state.pids.mariadbd!, state.pids.restateServer!];
+      const children = childPids(state);
       const token = fs.readFileSync(state.tokenFile!, "utf8").trim();
 
       // The banner is written after dev.json: wait for it, so the pipe closes once the stack is

@@ -4,10 +4,12 @@
  * exclusive, so deploys, promotes, rollbacks and domain moves of one project never interleave,
  * while different projects run in parallel. Each handler is one short critical section:
  *
+ *   promote / rollback: what the API calls first; a target in standby answers target_not_running, then
  *   changeLive (shared: holds no lock while it waits)
  *     ├─► wake: a target in standby is desired running again (gates checked first)
  *     ├─► wait until its instances run in every region (durable sleeps, bounded)
  *     └─► promote / rollback
+ *   promote ──► [swap live] judges whether the API gate has specs to compare; if so: [check api changes], [swap live] again
  *   promote / rollback / activate ──► [swap live] one transaction: routes → pointer/flag → gateway configs
  *                                        │
  *                                        ├─► disarm the target's pending standby (it is live again)
@@ -150,9 +152,10 @@ export function createProjectObject(deps: WorkflowDeps) {
     options: serviceOptions(config, "kill"),
     handlers: {
       /**
-       * Promote or Rollback as the API asks for them. A target in standby has no instances: it is
-       * woken first, and the swap waits until its instances run, so live traffic never points at
-       * a deployment that is not running. Shared, so the lock is held only by wake and the swap.
+       * Promote or Rollback of a target in standby (the API calls promote/rollback first, and
+       * this when they answer target_not_running). It has no instances: it is woken first, and the
+       * swap waits until its instances run, so live traffic never points at a deployment that is
+       * not running. Shared, so the lock is held only by wake and the swap.
        */
       changeLive: shared({ input: input(schema.changeLive) }, async (ctx: restate.ObjectSharedContext, req): Promise<LiveSwapResult> => {
         const self = ctx.objectClient(projectApi, ctx.key);
@@ -189,16 +192,19 @@ export function createProjectObject(deps: WorkflowDeps) {
         return result;
       }),
 
+      /**
+       * One step when the API gate has nothing to compare (no spec on either side, policy allow):
+       * the swap judges that inside its transaction. Otherwise the swap changes nothing, the gate
+       * diffs the specs in a step of its own (oasdiff is a child process; no transaction waits on
+       * it) and the swap runs again with its verdict.
+       */
       promote: exclusive({ input: input(schema.promote) }, async (ctx: restate.ObjectContext, req): Promise<LiveSwapResult> => {
+        const target = { projectId: ctx.key, targetDeploymentId: req.deploymentId, mode: "promote" as const, platformApex: apex };
+        const first = await swap(ctx, "swap live (promote)", { ...target, apiGatePending: true });
+        if (first.outcome !== "api_gate_needed") return first;
         const api = await apiGate(ctx, "check api changes (promote)", req.deploymentId, req.allowBreakingChanges ?? false);
         if (api.blocked) throw new restate.TerminalError(api.blocked.message, { errorCode: statusOfRule("failed_precondition") });
-        const result = await swap(ctx, "swap live (promote)", {
-          projectId: ctx.key,
-          targetDeploymentId: req.deploymentId,
-          mode: "promote",
-          platformApex: apex,
-          breakingApiChanges: api.notice,
-        });
+        const result = await swap(ctx, "swap live (promote, api gate passed)", { ...target, breakingApiChanges: api.notice });
         return result.outcome === "promoted" && api.notice ? { ...result, breakingChanges: api.changes } : result;
       }),
 

@@ -39,3 +39,27 @@ export async function apiChangesAgainstLive(db: Kysely<Database>, differ: SpecDi
     throw error;
   }
 }
+
+/**
+ * Whether the API gate has two specs to compare. False exactly when apiChangesAgainstLive would
+ * pass without diffing (policy allow, no other live deployment, a stored spec missing on either
+ * side); true may still end in a pass (a spec that cannot be compared). One query at most and no
+ * diff, so the swap asks it inside its transaction: a promote with nothing to compare is one
+ * step, and only one with two specs pays for the gate's own step (oasdiff runs outside it).
+ */
+export async function apiGateHasSpecsToCompare(
+  db: Kysely<Database>,
+  project: { breakingChanges: BreakingChangesPolicy; liveDeploymentId: string | null },
+  targetDeploymentId: string,
+): Promise<boolean> {
+  const live = project.liveDeploymentId;
+  if (project.breakingChanges === "allow" || !live || live === targetDeploymentId) return false;
+  const stored = await db
+    .selectFrom("openapi_specs as s")
+    .innerJoin("openapi_documents as d", "d.hash", "s.document_hash")
+    .select((eb) => eb.fn.countAll<number>().as("n"))
+    .where("s.deployment_id", "in", [live, targetDeploymentId])
+    .where("d.content", "is not", null)
+    .executeTakeFirstOrThrow();
+  return Number(stored.n) === 2;
+}

@@ -9,6 +9,7 @@ import { judgeOwnership, reclaimHostnames } from "./hostnameOwnership.js";
 import { lockProject } from "./projectLock.js";
 import { finishDeployment, type DeploymentContext } from "../db/deployments.js";
 import type { SpecChangeRecord } from "../openapi/specDiffer.js";
+import { apiGateHasSpecsToCompare } from "../openapi/apiGate.js";
 
 export type LiveSwapMode =
   /** Promote through the API: the gates decide. */
@@ -29,6 +30,12 @@ export interface LiveSwapInput {
   platformApex: string;
   /** Breaking API changes the API gate let through (policy warn, or block overridden): emitted with the swap. */
   breakingApiChanges?: BreakingApiChangeNotice;
+  /**
+   * Promote only, before the API gate ran: when the gate has two specs to compare, change nothing
+   * and answer api_gate_needed (the caller runs the gate in a step of its own, then swaps with its
+   * verdict); otherwise the gate has nothing to judge and the swap goes ahead.
+   */
+  apiGatePending?: boolean;
 }
 
 /** What a BreakingApiChange event says (src/openapi/apiGate.ts computes it). */
@@ -43,7 +50,7 @@ export interface BreakingApiChangeNotice {
 
 export interface LiveSwapResult {
   /** What happened: the deployment went live, the rollback was confirmed, or nothing (rolled back). */
-  outcome: "promoted" | "rolled_back" | "confirmed_rollback" | "skipped_rolled_back" | "target_not_running" | "blocked_breaking_changes";
+  outcome: "promoted" | "rolled_back" | "confirmed_rollback" | "skipped_rolled_back" | "target_not_running" | "blocked_breaking_changes" | "api_gate_needed";
   previousLiveDeploymentId: string | null;
   liveDeploymentId: string | null;
   isRolledBack: boolean;
@@ -91,9 +98,11 @@ export async function swapLive(trx: Transaction<Database>, input: LiveSwapInput)
       return { ...unchanged("confirmed_rollback"), isRolledBack: false };
     }
     rolledBack = false;
+    // Before the standby check below, as the gate always ran first: a promote it refuses wakes nothing.
+    if (input.apiGatePending && (await apiGateHasSpecsToCompare(trx, project, target.id))) return unchanged("api_gate_needed");
   }
   // A promote or rollback never points live traffic at a deployment in standby: nothing changes,
-  // and the caller (Project.changeLive) wakes it, waits for its instances and swaps again.
+  // and Project.changeLive wakes it, waits for its instances and swaps again.
   if (input.mode !== "activate") {
     const asleep = await trx.selectFrom("deployment_topology").select("region").where("deployment_id", "=", target.id).where("desired_status", "<>", "running").executeTakeFirst();
     if (asleep) return unchanged("target_not_running");

@@ -109,26 +109,33 @@ describe("faults", () => {
     }
   });
 
-  it("a promote survives SIGKILL of switchyard after the swap committed, and its retry is idempotent", async () => {
-    const fixture = await createProject(app);
-    const v1 = await deploy(app, fixture);
-    const v2 = await deploy(app, fixture);
-    const crashing = await crashingSwitchyard("swap live (rollback)");
-    const client = app.client(DeployService);
-    const key = `rollback-${randomBytes(4).toString("hex")}`;
-    await client.rollback({ deploymentId: v1.id, idempotencyKey: key }).catch(() => undefined);
-    await until("switchyard to die after the swap", () => !crashing.process.running);
-    await crashing.restart();
-    assertFaultHit(crashing, `Project/${fixture.projectId}/rollback`);
-    const retried = await client.rollback({ deploymentId: v1.id, idempotencyKey: key });
-    assert.equal(retried.state?.liveDeploymentId, v1.id);
-    assert.equal(retried.state?.previousLiveDeploymentId, v2.id);
-    const state = await snapshot(app.db, fixture.projectId);
-    assert.equal(state.liveDeploymentId, v1.id);
-    assert.equal(state.isRolledBack, true);
-    assert.equal(state.events.filter((e) => e.type === "DeploymentRolledBack").length, 1, "one event");
-    assert.deepEqual(assertGatewayBeforeRoute(state), []);
-  });
+  // Promote and Rollback each swap in one invocation of Project.promote / Project.rollback.
+  for (const mode of ["rollback", "promote"] as const) {
+    it(`a ${mode} survives SIGKILL of switchyard after its swap committed, and its retry gets the first answer`, async () => {
+      const fixture = await createProject(app);
+      const v1 = await deploy(app, fixture);
+      const v2 = await deploy(app, fixture);
+      const eventType = mode === "rollback" ? "DeploymentRolledBack" : "DeploymentPromoted";
+      const eventsOfV1 = async () => (await snapshot(app.db, fixture.projectId)).events.filter((e) => e.type === eventType && e.subject === v1.id).length;
+      const before = await eventsOfV1();
+      const crashing = await crashingSwitchyard(`swap live (${mode})`);
+      const client = app.client(DeployService);
+      const key = `${mode}-${randomBytes(4).toString("hex")}`;
+      const change = () => (mode === "rollback" ? client.rollback({ deploymentId: v1.id, idempotencyKey: key }) : client.promote({ deploymentId: v1.id, idempotencyKey: key }));
+      await change().catch(() => undefined);
+      await until("switchyard to die after the swap", () => !crashing.process.running);
+      await crashing.restart();
+      assertFaultHit(crashing, `Project/${fixture.projectId}/${mode}`);
+      const retried = await change();
+      assert.equal(retried.state?.liveDeploymentId, v1.id);
+      assert.equal(retried.state?.previousLiveDeploymentId, v2.id);
+      const state = await snapshot(app.db, fixture.projectId);
+      assert.equal(state.liveDeploymentId, v1.id);
+      assert.equal(state.isRolledBack, mode === "rollback");
+      assert.equal(await eventsOfV1(), before + 1, `one ${eventType} event`);
+      assert.deepEqual(assertGatewayBeforeRoute(state), []);
+    });
+  }
 
   it("a promote survives SIGKILL of restate-server in the middle of its transaction", async () => {
     const fixture = await createProject(app);

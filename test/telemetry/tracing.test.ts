@@ -52,9 +52,10 @@ describe("tracing: one promote is one trace", () => {
     assert.match(attempt.name, new RegExp(`^attempt Project/${fixture.projectId}/`));
     assert.equal(attempt.attributes["restate.run.name"], undefined);
     assert.match(String(attempt.attributes["restate.invocation.id"]), /^inv_/);
-    const changeLive = inTrace().find((s) => s.attributes["restate.invocation.target"] === `Project/${fixture.projectId}/changeLive`);
-    assert.ok(changeLive, "the invocation the RPC started through the ingress (Project.changeLive) is in the trace");
-    assert.notEqual(changeLive.parentSpanId, "", "its parent is the traceparent restate-server sent");
+    // A target that runs is swapped by one invocation: the exclusive Project.promote, no changeLive.
+    const invocation = inTrace().find((s) => s.attributes["restate.invocation.target"] === `Project/${fixture.projectId}/promote`);
+    assert.ok(invocation, "the invocation the RPC started through the ingress (Project.promote) is in the trace");
+    assert.notEqual(invocation.parentSpanId, "", "its parent is the traceparent restate-server sent");
     const mysqlUnderSwap = await until(
       "a MySQL query span under the swap",
       () => inTrace().find((s) => s.parentSpanId === swapRun.spanId && s.attributes["db.system.name"] === "mysql"),
@@ -71,8 +72,8 @@ describe("tracing: one promote is one trace", () => {
     const ingressCall = inTrace().find((s) => s.kind === 3 && s.parentSpanId === rpc.spanId && s.name === "POST");
     assert.ok(ingressCall, "an HTTP client span (the ingress call) under the RPC");
     const restateIngress = await until("restate-server's ingress span", () => inTrace().find((s) => s.service === "Restate" && s.parentSpanId === ingressCall.spanId), 10_000);
-    assert.match(restateIngress.name, /^ingress Project\/\{key\}\/changeLive$/);
-    const restateAttempt = await until("restate-server's attempt span", () => inTrace().find((s) => s.spanId === changeLive.parentSpanId), 10_000);
+    assert.match(restateIngress.name, /^ingress Project\/\{key\}\/promote$/);
+    const restateAttempt = await until("restate-server's attempt span", () => inTrace().find((s) => s.spanId === invocation.parentSpanId), 10_000);
     assert.equal(restateAttempt.service, "Restate");
     assert.match(restateAttempt.name, /^invocation-attempt Project/);
 

@@ -15,7 +15,7 @@ import { LiveChangeOutcome, ProjectRoutingStateSchema, type ProjectRoutingState 
 import type { LiveSwapResult } from "../../routing/liveSwap.js";
 import { idempotent, viaIngress } from "../../restate/ingress.js";
 import { scopedKey } from "../idempotency.js";
-import type { LiveChangeRequest } from "../../../workflows/project.js";
+import type { LiveChangeRequest, PromoteRequest as PromoteInput, RollbackRequest as RollbackInput } from "../../../workflows/project.js";
 import { projectApi } from "../../../workflows/handles.js";
 import { principalOf } from "../auth.js";
 import { fromGateError, invalidArgument, notFound } from "../errors.js";
@@ -25,9 +25,9 @@ import { specChangeToProto } from "../openapi/toProto.js";
 import { liveChangeDuration } from "../../telemetry/metrics.js";
 
 // Promote and Rollback: checked here first against the current state (fast, precise errors,
-// no workflow started for a request that cannot succeed), then run by the Project object's
-// changeLive, which wakes a target in standby and waits for its instances, then checks the same
-// gates again under its lock and performs the atomic swap.
+// no workflow started for a request that cannot succeed), then run by the Project object, which
+// checks the same gates again under its lock and performs the atomic swap. A target in standby
+// takes the longer path through changeLive (see liveChange below).
 
 export function promote(deps: ApiDeps) {
   return timed("promote", async (req: PromoteRequest, context: HandlerContext): Promise<PromoteResponse> => {
@@ -36,8 +36,7 @@ export function promote(deps: ApiDeps) {
     // pre-check would judge the state the first call already changed.
     if (req.idempotencyKey === "") precheck(() => checkPromote(gate.project, gate.target));
     const input: LiveChangeRequest = { mode: "promote", deploymentId: req.deploymentId, ...(req.allowBreakingChanges ? { allowBreakingChanges: true } : {}) };
-    const options = idempotent<LiveChangeRequest, LiveSwapResult>(scopedKey(context, "promote", req.idempotencyKey));
-    const result = await viaIngress(() => deps.ingress.objectClient(projectApi, projectId).changeLive(input, options));
+    const result = await liveChange(deps, projectId, input, scopedKey(context, "promote", req.idempotencyKey));
     return create(PromoteResponseSchema, { state: toRoutingState(projectId, result), breakingChanges: (result.breakingChanges ?? []).map(specChangeToProto) });
   });
 }
@@ -48,10 +47,26 @@ export function rollback(deps: ApiDeps) {
     if (req.expectedLiveDeploymentId !== "") requireId("expected_live_deployment_id", req.expectedLiveDeploymentId);
     if (req.idempotencyKey === "") precheck(() => checkRollback(gate.project, gate.target, req.expectedLiveDeploymentId || undefined));
     const input: LiveChangeRequest = { mode: "rollback", deploymentId: req.deploymentId, sourceDeploymentId: req.expectedLiveDeploymentId || undefined };
-    const options = idempotent<LiveChangeRequest, LiveSwapResult>(scopedKey(context, "rollback", req.idempotencyKey));
-    const result = await viaIngress(() => deps.ingress.objectClient(projectApi, projectId).changeLive(input, options));
+    const result = await liveChange(deps, projectId, input, scopedKey(context, "rollback", req.idempotencyKey));
     return create(RollbackResponseSchema, { state: toRoutingState(projectId, result) });
   });
+}
+
+/**
+ * One invocation in the common case: the exclusive promote or rollback swaps at once. Only when
+ * it answers target_not_running (the target is in standby) does the call go on to changeLive,
+ * which wakes the target and waits for its instances without holding the project's lock, then
+ * swaps. A retry with the same key gets both answers again from Restate (each call its own key).
+ */
+async function liveChange(deps: ApiDeps, projectId: string, input: LiveChangeRequest, key: string | undefined): Promise<LiveSwapResult> {
+  const project = deps.ingress.objectClient(projectApi, projectId);
+  const swapped = await viaIngress(() =>
+    input.mode === "promote"
+      ? project.promote({ deploymentId: input.deploymentId, allowBreakingChanges: input.allowBreakingChanges }, idempotent<PromoteInput, LiveSwapResult>(key))
+      : project.rollback({ deploymentId: input.deploymentId, sourceDeploymentId: input.sourceDeploymentId }, idempotent<RollbackInput, LiveSwapResult>(key)),
+  );
+  if (swapped.outcome !== "target_not_running") return swapped;
+  return viaIngress(() => project.changeLive(input, idempotent<LiveChangeRequest, LiveSwapResult>(key && `${key}/wake`)));
 }
 
 /** switchyard_live_change_duration_seconds: the whole RPC, by the swap's outcome (or "refused"). */
@@ -125,6 +140,7 @@ const OUTCOME: Record<LiveSwapResult["outcome"], LiveChangeOutcome> = {
   skipped_rolled_back: LiveChangeOutcome.UNSPECIFIED,
   target_not_running: LiveChangeOutcome.UNSPECIFIED,
   blocked_breaking_changes: LiveChangeOutcome.UNSPECIFIED,
+  api_gate_needed: LiveChangeOutcome.UNSPECIFIED,
 };
 
 export function toRoutingState(projectId: string, result: LiveSwapResult): ProjectRoutingState {
