@@ -36,7 +36,7 @@ import { report } from "./lib/report.js";
 import { percentile, round } from "./lib/stats.js";
 import { cpuFigures, cpuPerOperation, cpuSnapshot, type CpuSnapshot } from "./lib/cpuAccount.js";
 import { freePort, startEndpointBalancer, startSwitchyard } from "../test/harness/index.js";
-import { startApp } from "../test/support/app.js";
+import { replicaListeners, startApp } from "../test/support/app.js";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { createClient, type Interceptor } from "@connectrpc/connect";
 
@@ -176,14 +176,7 @@ async function main() {
     const balancer = await startEndpointBalancer([Number(app.env.SWITCHYARD_ENDPOINT_PORT), secondEndpointPort]);
     stopLater.push(balancer);
     const second = await startSwitchyard(
-      {
-        ...app.env,
-        // Every listener of its own (the first replica holds app.env's ports).
-        SWITCHYARD_PORT: String(await freePort()),
-        SWITCHYARD_ENDPOINT_PORT: String(secondEndpointPort),
-        SWITCHYARD_METRICS_LISTEN: `127.0.0.1:${await freePort()}`,
-        SWITCHYARD_ENDPOINT_URL: balancer.url,
-      },
+      { ...app.env, ...(await replicaListeners(secondEndpointPort)), SWITCHYARD_ENDPOINT_URL: balancer.url },
       { name: "switchyard-2", readyTimeoutMs: 30_000 },
     );
     stopLater.push(second);

@@ -46,6 +46,15 @@ export interface AppOptions extends StackOptions {
   replicas?: number;
 }
 
+/** The listeners a further `switchyard serve` replica needs of its own (the first holds the stack env's). */
+export async function replicaListeners(endpointPort?: number): Promise<Record<string, string>> {
+  return {
+    SWITCHYARD_PORT: String(await freePort()),
+    SWITCHYARD_ENDPOINT_PORT: String(endpointPort ?? (await freePort())),
+    SWITCHYARD_METRICS_LISTEN: `${LOOPBACK}:${await freePort()}`,
+  };
+}
+
 export async function startApp(opts: AppOptions = {}): Promise<App> {
   const stack = await startStack(opts);
   try {
@@ -70,7 +79,7 @@ export async function startApp(opts: AppOptions = {}): Promise<App> {
     let endpointBalancer: EndpointBalancer | undefined;
     if (count > 1) {
       for (let i = 1; i < count; i++) {
-        replicaEnvs.push({ ...env, SWITCHYARD_PORT: String(await freePort()), SWITCHYARD_ENDPOINT_PORT: String(await freePort()), SWITCHYARD_METRICS_LISTEN: `${LOOPBACK}:${await freePort()}` });
+        replicaEnvs.push({ ...env, ...(await replicaListeners()) });
       }
       endpointBalancer = await startEndpointBalancer(replicaEnvs.map((e) => Number(e.SWITCHYARD_ENDPOINT_PORT)));
       for (const e of replicaEnvs) e.SWITCHYARD_ENDPOINT_URL = endpointBalancer.url;
