@@ -8,7 +8,7 @@ import { after, before, describe, it } from "node:test";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { sql } from "kysely";
 import { ClusterService } from "../../src/gen/ctrl/v1/cluster_pb.js";
-import { DeployService, DeploymentStatus } from "../../src/gen/ctrl/v1/deploy_pb.js";
+import { DeployService, DeploymentStatus, type PromoteResponse } from "../../src/gen/ctrl/v1/deploy_pb.js";
 import type { RestateCluster } from "../harness/index.js";
 import { startApp, type App } from "../support/app.js";
 import { createProject, deploy, reportInstances, waitForStatus, type ProjectFixture } from "../support/fixtures.js";
@@ -123,14 +123,22 @@ describe("two switchyard replicas on a three-node Restate cluster", () => {
     for (const p of projects) assert.equal(await liveOf(p.fixture.projectId), p.b);
     const victim = cluster().node(1);
 
-    // Promote every project back to its first deployment, round-robin over the replicas.
-    const promotes = projects.map((p, i) => {
-      const key = randomBytes(8).toString("hex");
-      return retryingUnavailable(`promote ${p.a}`, (attempt) => app.viaReplica((i + attempt) % 2).client(DeployService).promote({ deploymentId: p.a, idempotencyKey: key }));
+    // Mid-promote, for certain: the test holds the projects' rows, so every promote's swap step
+    // waits on its row lock inside a running invocation; the node dies while they wait, and the
+    // swaps commit only after that (a promote alone is over in milliseconds, too fast to catch).
+    const projectIds = projects.map((p) => p.fixture.projectId);
+    let promotes: Promise<PromoteResponse>[] = [];
+    await app.db.transaction().execute(async (trx) => {
+      await trx.selectFrom("projects").select("id").where("id", "in", projectIds).forUpdate().execute();
+      // Promote every project back to its first deployment, round-robin over the replicas.
+      promotes = projects.map((p, i) => {
+        const key = randomBytes(8).toString("hex");
+        return retryingUnavailable(`promote ${p.a}`, (attempt) => app.viaReplica((i + attempt) % 2).client(DeployService).promote({ deploymentId: p.a, idempotencyKey: key }));
+      });
+      const running = async () => (await cluster().inFlight()).filter((inv) => inv.target.startsWith("Project/") && inv.status === "running").length;
+      await until("every promote running, waiting on its project's row", async () => (await running()) === projects.length, 20_000, 20);
+      await victim.kill();
     });
-    // Mid-promote: the Project objects' invocations are in flight when the node dies.
-    await until("a promote in flight", async () => (await cluster().inFlight()).some((inv) => inv.target.startsWith("Project/")), 10_000, 5);
-    await victim.kill();
     try {
       const results = await Promise.all(promotes);
       results.forEach((r, i) => assert.equal(r.state?.liveDeploymentId, projects[i]!.a, "the promote answered with its outcome"));
