@@ -1,7 +1,6 @@
 // `npm test`: checks the system programs the harness needs, finds every test/**/*.test.ts and
-// runs them with Node's test runner (spec reporter, two files at a time, each file in its own
-// process). The runner's summary (ℹ tests / pass / fail) is the last thing printed and the exit
-// code is the runner's.
+// runs them with Node's test runner (how: test/harness/testRunner.ts). The runner's summary
+// (ℹ tests / pass / fail) is the last thing printed and the exit code is the runner's.
 //
 //   npm test                               every test file
 //   npm test -- test/harness.test.ts       a subset (files or directories)
@@ -14,6 +13,7 @@ import path from "node:path";
 import { missingBinaries, repoRoot } from "./harness/binaries.js";
 import { enableListenerMigration } from "./harness/kernel.js";
 import { clearStaleReservations } from "./harness/ports.js";
+import { testRunnerArgs } from "./harness/testRunner.js";
 
 function testFilesUnder(dir: string): string[] {
   const found: string[] = [];
@@ -61,20 +61,7 @@ function main(): void {
   if (kernelNote) console.log(`npm test: ${kernelNote}`);
   const relative = files.map((f) => path.relative(repoRoot, f));
   console.log(`npm test: ${relative.length} file(s): ${relative.join(" ")}`);
-  const child = spawn(
-    process.execPath,
-    [
-      "--import",
-      "tsx",
-      "--test",
-      "--test-concurrency=2",
-      "--test-reporter=spec",
-      "--test-force-exit",
-      ...nodeFlags,
-      ...relative,
-    ],
-    { cwd: repoRoot, stdio: "inherit" },
-  );
+  const child = spawn(process.execPath, testRunnerArgs(relative, nodeFlags), { cwd: repoRoot, stdio: "inherit" });
   for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
     process.on(signal, () => {
       if (child.exitCode === null && child.signalCode === null) child.kill(signal);
