@@ -3,9 +3,12 @@ import type { Database } from "../db/schema.js";
 import { GateError, type BreakingChangesPolicy, type GateProject } from "../domain/gates.js";
 
 /**
- * Locks the project row for the rest of the transaction. The Restate Project object already
- * serialises a project's routing work; the row lock keeps the database consistent even for a
- * writer that bypasses it (an operator's SQL, a second cluster during a migration).
+ * Locks the project row — and only it — for the rest of the transaction. The Restate Project
+ * object already serialises a project's routing work; the row lock keeps the database consistent
+ * even for a writer that bypasses it (an operator's SQL, a second cluster during a migration).
+ * A locking read locks every row its joins read, so the workspace and the production environment
+ * are read in subqueries (plain consistent reads): joined, the workspace row was locked too, and
+ * every routing transaction of a workspace waited for the one before it.
  */
 export async function lockProject(
   trx: Transaction<Database>,
@@ -13,14 +16,14 @@ export async function lockProject(
 ): Promise<GateProject & { workspaceId: string; tenantId: string; breakingChanges: BreakingChangesPolicy }> {
   const project = await trx
     .selectFrom("projects")
-    .innerJoin("workspaces", "workspaces.id", "projects.workspace_id")
     .select((eb) => [
       "projects.id",
       "projects.workspace_id",
       "projects.live_deployment_id",
       "projects.is_rolled_back",
       "projects.breaking_changes",
-      "workspaces.tenant_id",
+      // The foreign key guarantees the workspace.
+      eb.selectFrom("workspaces").select("workspaces.tenant_id").whereRef("workspaces.id", "=", "projects.workspace_id").$asScalar().$notNull().as("tenant_id"),
       eb
         .selectFrom("environments")
         .select("environments.id")

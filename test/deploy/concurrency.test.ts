@@ -1,7 +1,10 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { Code, ConnectError } from "@connectrpc/connect";
+import { sql } from "kysely";
 import { readChanges } from "../../src/db/changes.js";
+import { createDb } from "../../src/db/connect.js";
+import { lockProject } from "../../src/routing/projectLock.js";
 import { DeployService, DeploymentStatus } from "../../src/gen/ctrl/v1/deploy_pb.js";
 import { startApp, type App } from "../support/app.js";
 import { createProject, deploy } from "../support/fixtures.js";
@@ -82,5 +85,42 @@ describe("concurrent creation of projects and environments", () => {
     const ids = results.map((r) => (r as PromiseFulfilledResult<{ projectId: string }>).value.projectId);
     const environments = await app.db.selectFrom("environments").select(["project_id"]).where("project_id", "in", ids).execute();
     assert.equal(environments.length, 16 * 3);
+  });
+});
+
+describe("the routing lock of a project", () => {
+  let app: App;
+  before(async () => {
+    app = await startApp();
+  });
+  after(async () => {
+    await app?.stop();
+  });
+
+  // Every routing transaction (promote, rollback, activate, domain moves) starts with lockProject.
+  // It once joined the workspace into its locking read, which locked the workspace row too: the
+  // promotes of all projects of a workspace ran one after another.
+  it("holds that project's row only: another project of the same workspace is not kept waiting", async () => {
+    const a = await createProject(app);
+    const b = await createProject(app, "acme", [], a);
+    assert.equal(a.workspaceId, b.workspaceId);
+    // One connection, so its short lock wait timeout applies to every statement below.
+    const other = createDb(app.stack.mariadb.url, { poolSize: 1 });
+    try {
+      await sql`SET SESSION innodb_lock_wait_timeout = 1`.execute(other);
+      await app.db.transaction().execute(async (holding) => {
+        await lockProject(holding, a.projectId);
+        const locked = await other.transaction().execute((trx) => lockProject(trx, b.projectId));
+        assert.equal(locked.id, b.projectId);
+        assert.equal(locked.tenantId, "acme");
+        // The lock is real: the same project waits, and gives up after the timeout.
+        await assert.rejects(
+          other.transaction().execute((trx) => lockProject(trx, a.projectId)),
+          (error: unknown) => (error as { errno?: number }).errno === 1205, // ER_LOCK_WAIT_TIMEOUT
+        );
+      });
+    } finally {
+      await other.destroy();
+    }
   });
 });
