@@ -67,7 +67,7 @@ describe("50 concurrent promote/rollback calls on one project", () => {
   });
 });
 
-describe("concurrent creation of projects and environments", () => {
+describe("different projects side by side", () => {
   let app: App;
   before(async () => {
     app = await startApp();
@@ -86,21 +86,11 @@ describe("concurrent creation of projects and environments", () => {
     const environments = await app.db.selectFrom("environments").select(["project_id"]).where("project_id", "in", ids).execute();
     assert.equal(environments.length, 16 * 3);
   });
-});
-
-describe("the routing lock of a project", () => {
-  let app: App;
-  before(async () => {
-    app = await startApp();
-  });
-  after(async () => {
-    await app?.stop();
-  });
 
   // Every routing transaction (promote, rollback, activate, domain moves) starts with lockProject.
   // It once joined the workspace into its locking read, which locked the workspace row too: the
   // promotes of all projects of a workspace ran one after another.
-  it("holds that project's row only: another project of the same workspace is not kept waiting", async () => {
+  it("a routing lock holds its project's row only: another project of the same workspace is not kept waiting", async () => {
     const a = await createProject(app);
     const b = await createProject(app, "acme", [], a);
     assert.equal(a.workspaceId, b.workspaceId);
