@@ -17,6 +17,8 @@
  *   cpu              for the baseline and the one-replica promote: CPU ms per call of each
  *                    process (restate-server, switchyard, mariadbd, this one) — on shared cores
  *                    throughput follows it, so it names where a promote's extra cost goes
+ *   queues           during the one-replica promotes: how many sessions wait, on average, on the
+ *                    feed counter and on a project's row (bench/lib/lockQueue.ts)
  */
 import "../src/polyfill.js";
 // The bench endpoint logs every invocation at INFO otherwise.
@@ -35,6 +37,7 @@ import { promoteThroughput, projectWithHostnames, type Pair } from "./lib/promot
 import { report } from "./lib/report.js";
 import { percentile, round } from "./lib/stats.js";
 import { cpuFigures, cpuPerOperation, cpuSnapshot, type CpuSnapshot } from "./lib/cpuAccount.js";
+import { sampleLockQueues } from "./lib/lockQueue.js";
 import { freePort, startEndpointBalancer, startSwitchyard } from "../test/harness/index.js";
 import { replicaListeners, startApp } from "../test/support/app.js";
 import { createConnectTransport } from "@connectrpc/connect-node";
@@ -168,7 +171,7 @@ async function main() {
     const { perSecond: baseline, cpuPerCall: baselineCpu } = await baselineThroughput(app.db, app.stack.restate, PROJECTS, cpu);
     console.log("promote: 32 clients, 100 projects, one replica …");
     const promoteCpuBefore = cpu();
-    const one = await promoteThroughput([app.client(DeployService)], pairs, CLIENTS, THROUGHPUT_MS);
+    const { value: one, queues } = await sampleLockQueues(app.db, promoteThroughput([app.client(DeployService)], pairs, CLIENTS, THROUGHPUT_MS));
     const promoteCpu = cpuPerOperation(promoteCpuBefore, cpu(), one.succeeded + one.refused);
 
     console.log("promote: 32 clients, 100 projects, two replicas behind one endpoint URL …");
@@ -205,6 +208,9 @@ async function main() {
       ...cpuFigures("baseline_cpu_ms_per_call", baselineCpu),
       ...cpuFigures("promote_cpu_ms_per_call", promoteCpu),
       cpu_ratio: round(baselineCpu.total! / promoteCpu.total!),
+      // Sessions queued, on average, on the feed counter and on a project's row during the promotes.
+      promote_queue_on_counter: queues.counter,
+      promote_queue_on_project_row: queues.projectRow,
       promote_throughput_100_projects_2_replicas: two.perSecond,
       throughput_ratio_2_replicas: round(two.perSecond / baseline),
       clients: CLIENTS,
