@@ -14,15 +14,16 @@
  *   baseline         the same 32 clients calling a Restate virtual object (100 keys) whose one
  *                    ctx.run runs a transaction of the same shape — lock the key's row, upsert
  *                    10 rows — without routing or the feed
- *   cpu              for the baseline and the one-replica promote: CPU ms per call of each
+ *   floor            the same clients promoting each project's live deployment again (unique
+ *                    keys): refused under the project's lock, so it pays everything a promote
+ *                    does but routing's writes — the ceiling no change to routing can pass
+ *   cpu              for the baseline, the one-replica promote and the floor: CPU ms per call of each
  *                    process (restate-server, switchyard, mariadbd, this one) — on shared cores
  *                    throughput follows it, so it names where a promote's extra cost goes
  *   queues           during the one-replica promotes: how many sessions wait, on average, on the
  *                    feed counter and on a project's row (bench/lib/lockQueue.ts)
  */
 import "../src/polyfill.js";
-// The bench endpoint logs every invocation at INFO otherwise.
-process.env.RESTATE_LOGGING ??= "WARN";
 import { randomBytes } from "node:crypto";
 import * as restate from "@restatedev/restate-sdk";
 import * as clients from "@restatedev/restate-sdk-clients";
@@ -33,7 +34,7 @@ import { insertChangeRows } from "../src/db/changes.js";
 import type { Database } from "../src/db/schema.js";
 import { allocate } from "../src/db/sequences.js";
 import { serveBenchServices } from "./lib/endpoint.js";
-import { promoteThroughput, projectWithHostnames, type Pair } from "./lib/promoteLoad.js";
+import { promoteThroughput, projectWithHostnames, refusedPromoteThroughput, type Pair } from "./lib/promoteLoad.js";
 import { report } from "./lib/report.js";
 import { percentile, round } from "./lib/stats.js";
 import { cpuFigures, cpuPerOperation, cpuSnapshot, type CpuSnapshot } from "./lib/cpuAccount.js";
@@ -174,6 +175,12 @@ async function main() {
     const { value: one, queues } = await sampleLockQueues(app.db, promoteThroughput([app.client(DeployService)], pairs, CLIENTS, THROUGHPUT_MS));
     const promoteCpu = cpuPerOperation(promoteCpuBefore, cpu(), one.succeeded + one.refused);
 
+    console.log("floor: 32 clients promoting each project's live deployment again (refused in the lock) …");
+    const live = await app.db.selectFrom("projects").select("live_deployment_id").where("id", "in", pairs.map((p) => p.fixture.projectId)).execute();
+    const floorCpuBefore = cpu();
+    const floor = await refusedPromoteThroughput(app.client(DeployService), live.map((p) => p.live_deployment_id!), CLIENTS, THROUGHPUT_MS);
+    const floorCpu = cpuPerOperation(floorCpuBefore, cpu(), floor.calls);
+
     console.log("promote: 32 clients, 100 projects, two replicas behind one endpoint URL …");
     const secondEndpointPort = await freePort();
     const balancer = await startEndpointBalancer([Number(app.env.SWITCHYARD_ENDPOINT_PORT), secondEndpointPort]);
@@ -208,9 +215,16 @@ async function main() {
       ...cpuFigures("baseline_cpu_ms_per_call", baselineCpu),
       ...cpuFigures("promote_cpu_ms_per_call", promoteCpu),
       cpu_ratio: round(baselineCpu.total! / promoteCpu.total!),
+      // The floor: a promote that the project's lock refuses — the front door, a keyed Restate
+      // invocation, the step up to the lock — without routing's writes. What routing can reach.
+      floor_throughput_refused_promote: floor.perSecond,
+      floor_ratio: round(floor.perSecond / baseline),
+      ...cpuFigures("floor_cpu_ms_per_call", floorCpu),
       // Sessions queued, on average, on the feed counter and on a project's row during the promotes.
       promote_queue_on_counter: queues.counter,
       promote_queue_on_project_row: queues.projectRow,
+      // Little's law: the average time a promote waits for the counter (queue length / rate).
+      promote_counter_wait_ms: round((queues.counter / one.perSecond) * 1000),
       promote_throughput_100_projects_2_replicas: two.perSecond,
       throughput_ratio_2_replicas: round(two.perSecond / baseline),
       clients: CLIENTS,

@@ -13,9 +13,9 @@
  *   promote / rollback / activate ──► [swap live] one transaction: routes → pointer/flag → gateway configs
  *                                        │
  *                                        ├─► disarm the target's pending standby (it is live again)
- *                                        └─► schedule standby of the previous live after the grace
+ *                                        └─► arm standby of the previous live after the grace (one call in flight per deployment)
  *   assignDomains / switchDomains / assignFrontlineRoutes ──► one transaction each
- *   standby (delayed call) ──► previous live → standby, unless it became live again
+ *   standby (delayed call) ──► previous live → standby, unless it became live again (re-armed for later: sent again)
  *
  * Long work (builds, waiting for instances, ACME) never runs here.
  */
@@ -26,6 +26,7 @@ import { checkBreakingChanges, GateError } from "../src/domain/gates.js";
 import { apiChangesAgainstLive } from "../src/openapi/apiGate.js";
 import type { SpecChangeRecord } from "../src/openapi/specDiffer.js";
 import { standbyDeployment } from "../src/routing/standby.js";
+import { armStandby, disarmStandby, judgeStandbyCall, standbyDone, type StandbyCall, type StandbySchedule } from "../src/routing/standbySchedule.js";
 import { wakeTarget } from "../src/routing/wakeTarget.js";
 import { allRegionsRunning } from "../src/db/instances.js";
 import { revertAssignment, switchDomains, type SwitchDomainsResult } from "../src/routing/switchDomains.js";
@@ -39,9 +40,6 @@ import { hostname, hostnames, id, input, INTERNAL, serviceOptions, token } from 
 import { dbStep, step, toTerminal } from "./steps.js";
 import { projectApi } from "./handles.js";
 import { statusOfRule } from "../src/domain/ruleCodes.js";
-
-/** Pending standby calls by deployment id, with their due time (visible in the Restate UI). */
-type StandbySchedule = Record<string, { token: string; dueAt: string }>;
 
 export interface PromoteRequest {
   deploymentId: string;
@@ -76,19 +74,22 @@ export function createProjectObject(deps: WorkflowDeps) {
   const { db, config, differ } = deps;
   const apex = config.platformApex;
 
-  /** Schedules `deploymentId`'s standby in `delayMs` (replacing any pending one). */
+  /** Sends the delayed `standby` call the schedule asks for, if any. */
+  function sendStandby(ctx: restate.ObjectContext, deploymentId: string, call: StandbyCall | undefined) {
+    if (!call) return;
+    ctx.objectSendClient(projectApi, ctx.key).standby({ deploymentId, token: call.token }, restate.rpc.sendOpts({ delay: { milliseconds: call.delayMs } }));
+  }
+
+  /** Arms `deploymentId`'s standby for `delayMs` after `from`, a journaled time (src/routing/standbySchedule.ts). */
   function scheduleStandby(ctx: restate.ObjectContext, schedule: StandbySchedule, deploymentId: string, delayMs: number, from: number) {
-    const token = ctx.rand.uuidv4();
-    schedule[deploymentId] = { token, dueAt: new Date(from + delayMs).toISOString() };
-    ctx.objectSendClient(projectApi, ctx.key).standby({ deploymentId, token }, restate.rpc.sendOpts({ delay: { milliseconds: delayMs } }));
+    sendStandby(ctx, deploymentId, armStandby(schedule, deploymentId, from + delayMs, from, () => ctx.rand.uuidv4()));
   }
 
   /** After a swap: the new live deployment keeps running; the old one waits out its grace. */
   async function reschedule(ctx: restate.ObjectContext, result: LiveSwapResult) {
     const schedule = (await ctx.get<StandbySchedule>("standby")) ?? {};
     const live = result.liveDeploymentId;
-    // Live again: its pending standby call is disarmed (the call finds no matching token).
-    if (live) delete schedule[live];
+    if (live) disarmStandby(schedule, live);
     const previous = result.previousLiveDeploymentId;
     if (previous && previous !== live) scheduleStandby(ctx, schedule, previous, config.standbyGraceMs, result.committedAt);
     ctx.set("standby", schedule);
@@ -292,14 +293,21 @@ export function createProjectObject(deps: WorkflowDeps) {
       ),
 
       /**
-       * Delayed call scheduled by a swap. It acts only while its token is still the scheduled one:
-       * a deployment that became live again (or was rescheduled) disarmed it.
+       * Delayed call scheduled by a swap or a wake. It acts only while its token is the one in
+       * flight and the standby is armed and due: a deployment live again disarmed it, and one
+       * re-armed for later sends the call again for the rest of the wait.
        */
       standby: exclusive({ ...INTERNAL, input: input(schema.standby) }, async (ctx: restate.ObjectContext, req) => {
         const schedule = (await ctx.get<StandbySchedule>("standby")) ?? {};
-        if (schedule[req.deploymentId]?.token !== req.token) return { outcome: "cancelled" as const };
+        const verdict = judgeStandbyCall(schedule, req.deploymentId, req.token, await ctx.date.now());
+        if (verdict.kind === "stale") return { outcome: "cancelled" as const };
+        if (verdict.kind !== "due") {
+          if (verdict.kind === "postponed") sendStandby(ctx, req.deploymentId, verdict.call);
+          ctx.set("standby", schedule);
+          return { outcome: verdict.kind === "postponed" ? ("postponed" as const) : ("cancelled" as const) };
+        }
         const result = await dbStep(ctx, "standby previous live", db, (trx) => standbyDeployment(trx, { projectId: ctx.key, deploymentId: req.deploymentId }));
-        delete schedule[req.deploymentId];
+        standbyDone(schedule, req.deploymentId);
         ctx.set("standby", schedule);
         return result;
       }),

@@ -81,3 +81,30 @@ export async function promoteThroughput(apis: Client<typeof DeployService>[], pa
   const seconds = (performance.now() - started) / 1000;
   return { perSecond: round((succeeded + refused) / seconds), succeeded, refused };
 }
+
+/**
+ * The floor under promoteThroughput: the same clients promoting each project's live deployment
+ * again, with a unique key, so every call goes through the front door (Connect, authentication,
+ * the API's read), a Restate invocation of the Project object with its key, and the swap's step
+ * up to the project's lock and the target's read — where the gate refuses it (already live):
+ * everything a promote costs except routing's own writes.
+ */
+export async function refusedPromoteThroughput(api: Client<typeof DeployService>, liveDeploymentIds: string[], clients: number, durationMs: number): Promise<{ perSecond: number; calls: number }> {
+  const deadline = performance.now() + durationMs;
+  let calls = 0;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: clients }, async (_, c) => {
+      for (let i = 0; performance.now() < deadline; i++) {
+        const live = liveDeploymentIds[(c + i * clients) % liveDeploymentIds.length]!;
+        const refused = await api.promote({ deploymentId: live, idempotencyKey: randomBytes(8).toString("hex") }).then(
+          () => false,
+          (error: unknown) => ConnectError.from(error).code === Code.FailedPrecondition,
+        );
+        if (!refused) throw new Error(`promote of the live deployment ${live} was not refused`);
+        calls++;
+      }
+    }),
+  );
+  return { perSecond: round(calls / ((performance.now() - started) / 1000)), calls };
+}

@@ -35,24 +35,37 @@ export interface DeploymentTarget extends GateDeployment {
   workspaceId: string;
   port: number | null;
   upstreams: { region: string; address: string }[];
+  /** Some region's agent is not meant to run it (standby or stopped): live traffic must not point at it yet. */
+  inStandby: boolean;
 }
 
-/** Loads a deployment with its running upstreams (two queries); NotFound when it is missing. */
+/**
+ * Loads a deployment with its running upstreams in one query (a row per running instance, at
+ * least one); NotFound when it is missing.
+ */
 export async function loadDeploymentTarget(trx: Transaction<Database>, deploymentId: string): Promise<DeploymentTarget> {
-  const deployment = await trx
-    .selectFrom("deployments")
-    .select(["id", "workspace_id", "project_id", "environment_id", "status", "port"])
-    .where("id", "=", deploymentId)
-    .executeTakeFirst();
-  if (!deployment) throw new GateError("not_found", `deployment ${deploymentId} not found`);
-  const instances = await trx
-    .selectFrom("instances")
-    .select(["region", "address"])
-    .where("deployment_id", "=", deploymentId)
-    .where("status", "=", "running")
-    .orderBy("region")
-    .orderBy("id")
+  const rows = await trx
+    .selectFrom("deployments as d")
+    .leftJoin("instances as i", (join) => join.onRef("i.deployment_id", "=", "d.id").on("i.status", "=", "running"))
+    .select((eb) => [
+      "d.id",
+      "d.workspace_id",
+      "d.project_id",
+      "d.environment_id",
+      "d.status",
+      "d.port",
+      "i.region",
+      "i.address",
+      eb
+        .exists(eb.selectFrom("deployment_topology as t").select("t.region").whereRef("t.deployment_id", "=", "d.id").where("t.desired_status", "<>", "running"))
+        .as("in_standby"),
+    ])
+    .where("d.id", "=", deploymentId)
+    .orderBy("i.region")
+    .orderBy("i.id")
     .execute();
+  const deployment = rows[0];
+  if (!deployment) throw new GateError("not_found", `deployment ${deploymentId} not found`);
   return {
     id: deployment.id,
     workspaceId: deployment.workspace_id,
@@ -60,7 +73,8 @@ export async function loadDeploymentTarget(trx: Transaction<Database>, deploymen
     environmentId: deployment.environment_id,
     status: deployment.status,
     port: deployment.port,
-    upstreams: instances.filter((i) => i.address).map((i) => ({ region: i.region, address: i.address! })),
+    upstreams: rows.flatMap((i) => (i.region !== null && i.address ? [{ region: i.region, address: i.address }] : [])),
+    inStandby: Boolean(Number(deployment.in_standby)),
   };
 }
 

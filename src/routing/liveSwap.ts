@@ -66,8 +66,8 @@ export interface LiveSwapResult {
 /**
  * The atomic swap (atomic-swap, docs/invariants.md): in ONE transaction the routes of every
  * live-level hostname (the `live` ones and the production environment's) move to the target
- * together with their gateway configs, the live pointer and the rolled-back flag change, the target is desired
- * running again, and the change versions and the outbox event are written. A failure anywhere
+ * together with their gateway configs, the live pointer and the rolled-back flag change, a deploy
+ * going live is desired running again, and the change versions and the outbox event are written. A failure anywhere
  * rolls all of it back. A constant number of statements whatever the number of hostnames.
  */
 export async function swapLive(trx: Transaction<Database>, input: LiveSwapInput): Promise<LiveSwapResult> {
@@ -103,10 +103,7 @@ export async function swapLive(trx: Transaction<Database>, input: LiveSwapInput)
   }
   // A promote or rollback never points live traffic at a deployment in standby: nothing changes,
   // and Project.changeLive wakes it, waits for its instances and swaps again.
-  if (input.mode !== "activate") {
-    const asleep = await trx.selectFrom("deployment_topology").select("region").where("deployment_id", "=", target.id).where("desired_status", "<>", "running").executeTakeFirst();
-    if (asleep) return unchanged("target_not_running");
-  }
+  if (input.mode !== "activate" && target.inStandby) return unchanged("target_not_running");
 
   // Every hostname that follows the live deployment: existing routes plus the ones to create.
   const liveRoutes = await trx
@@ -152,7 +149,8 @@ export async function swapLive(trx: Transaction<Database>, input: LiveSwapInput)
   }
   const hostnames = [...known].sort();
 
-  const woken = await setDesiredRunning(trx, target.id);
+  // A deploy going live may still be desired in standby somewhere; a promote's target never is (above).
+  const woken = input.mode === "activate" && (await setDesiredRunning(trx, target.id));
   // The same predicate that found them: no hostname list goes over the wire, whatever its size.
   await trx
     .updateTable("routes")

@@ -15,6 +15,7 @@ import { startApp, type App } from "../support/app.js";
 import { createProject, deploy } from "../support/fixtures.js";
 import { assertGatewayBeforeRoute, snapshot } from "../support/routingState.js";
 import { until } from "../support/until.js";
+import { invocationsOf } from "../support/restateQuery.js";
 
 const APEX = "switchyard.test-apex.dev";
 const GRACE_MS = 1500;
@@ -246,5 +247,24 @@ describe("invariants of deployments and routing", () => {
     assert.equal(state.liveDeploymentId, v2);
     const standbyEvents = state.events.filter((e) => e.type === "DeploymentStandby").map((e) => e.subject);
     assert.deepEqual(standbyEvents, [v1, v1]);
+  });
+
+  it("live-never-stopped, promoted back and forth: one standby call per deployment, due the grace after the swap that last made it previous", async () => {
+    const { fixture, v1, v2 } = await twoDeployments(app);
+    const client = app.client(DeployService);
+    // Six swaps while v1's first standby call (from v2 going live) is still waiting.
+    for (const target of [v1, v2, v1, v2, v1, v2]) await client.promote({ deploymentId: target });
+    const calls = await invocationsOf(app.stack.restate.adminUrl, "Project", "standby", fixture.projectId);
+    // One delayed call per swap before; now the call in flight is kept when re-armed for later
+    // (slack for a call that fired, disarmed, during slow swaps and was sent anew).
+    assert.ok(calls.length <= 4, `${calls.length} standby calls for 7 swaps: ${calls.map((c) => c.status).join(", ")}`);
+    await until("v1 to go to standby", async () => (await desiredStatus(app, v1)) === "standby");
+    const events = await app.db.selectFrom("events").select(["id", "type", "subject", "created_at"]).where("workspace_id", "=", fixture.workspaceId).orderBy("id").execute();
+    const lastSwap = events.filter((e) => e.type === "DeploymentPromoted").at(-1)!;
+    const standby = events.filter((e) => e.type === "DeploymentStandby" && e.id > lastSwap.id);
+    assert.deepEqual(standby.map((e) => e.subject), [v1], "only the previous live went to standby, once");
+    // Its first call was due a grace after v2's first go-live, long before; it waited for the last swap's.
+    assert.ok(standby[0]!.created_at.getTime() >= lastSwap.created_at.getTime() + GRACE_MS - 5, `standby at ${standby[0]!.created_at.toISOString()}, last swap at ${lastSwap.created_at.toISOString()}`);
+    assert.equal(await desiredStatus(app, v2), "running", "the live deployment is never stopped");
   });
 });
