@@ -4,9 +4,10 @@
  * the same run on the real stack. Writes bench/results/scale.json.
  *
  *   feed             W concurrent writer transactions (W = 1 … 64), each for its own project:
- *                    one project-local update, then appendChanges' counter bump + insert, commit.
- *                    feed_changes_per_s_max is the best W; the lock hold is measured from the
- *                    bump's answer to the commit's answer (the `sequences` row is held between).
+ *                    one project-local update, then appendChanges' counter bump + insert (one
+ *                    round trip), commit. feed_changes_per_s_max is the best W; the lock hold is
+ *                    measured from that round trip's answer to the commit's answer (the
+ *                    `sequences` row is held between, and for the insert's own time before).
  *   feed, sharded    the same writers with one counter per stream (16 streams, bench-only
  *                    tables): what the feed could sustain without the one global row.
  *   promote          32 Connect clients promoting across 100 projects (one replica; then two
@@ -30,9 +31,8 @@ import * as clients from "@restatedev/restate-sdk-clients";
 import { sql, type Kysely } from "kysely";
 import { DeployService } from "../src/gen/ctrl/v1/deploy_pb.js";
 import { createDb } from "../src/db/connect.js";
-import { insertChangeRows } from "../src/db/changes.js";
+import { appendChanges } from "../src/db/changes.js";
 import type { Database } from "../src/db/schema.js";
-import { allocate } from "../src/db/sequences.js";
 import { serveBenchServices } from "./lib/endpoint.js";
 import { promoteThroughput, projectWithHostnames, refusedPromoteThroughput, type Pair } from "./lib/promoteLoad.js";
 import { report } from "./lib/report.js";
@@ -82,15 +82,13 @@ async function feedRun(db: Kysely<Database>, writers: number, sharded: boolean):
           // The project's own work comes first; the counter is bumped last (sequences.ts).
           await sql`INSERT INTO bench_project_rows (id, n) VALUES (${projectId}, ${i}) ON DUPLICATE KEY UPDATE n = VALUES(n)`.execute(trx);
           const change = { kind: "route", resourceKey: `${projectId}-${i}.example.com`, projectId, payload: { i } };
+          // The bump and the insert go in one round trip, as appendChanges sends them.
           if (sharded) {
-            await sql`UPDATE bench_stream_counters SET value = LAST_INSERT_ID(value + 1) WHERE stream = ${stream}`.execute(trx);
-            locked = performance.now();
-            await sql`INSERT INTO bench_stream_changes (stream, version, resource_key, payload) VALUES (${stream}, LAST_INSERT_ID(), ${change.resourceKey}, ${JSON.stringify(change.payload)})`.execute(trx);
+            await sql`UPDATE bench_stream_counters SET value = LAST_INSERT_ID(value + 1) WHERE stream = ${stream}; INSERT INTO bench_stream_changes (stream, version, resource_key, payload) VALUES (${stream}, LAST_INSERT_ID(), ${change.resourceKey}, ${JSON.stringify(change.payload)})`.execute(trx);
           } else {
-            const version = await allocate(trx, "changes", 1);
-            locked = performance.now();
-            await insertChangeRows(trx, [version], [change]);
+            await appendChanges(trx, [change]);
           }
+          locked = performance.now();
         });
         holds.push(performance.now() - locked);
         changes++;

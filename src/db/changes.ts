@@ -1,5 +1,5 @@
-import type { Kysely, Transaction } from "kysely";
-import { allocate } from "./sequences.js";
+import type { Compilable, Kysely, Transaction } from "kysely";
+import { allocateWith, type ReservedNumber } from "./sequences.js";
 import { fromJson, toJson, type Database } from "./schema.js";
 
 // The version feed watchers stream from (gap-free-versions, docs/invariants.md).
@@ -62,24 +62,21 @@ export function matchesFilter(change: Change, filter: ChangeFilter): boolean {
 
 /**
  * Appends `changes` to the feed inside `trx` and returns their versions, in input order.
- * Two statements whatever the count (one counter bump, one multi-row insert). Call it last in the
+ * One round trip whatever the count: the counter bump and the multi-row insert go together,
+ * with `alongside(versionAt)` — statements that carry the versions too (a gateway config's, a
+ * topology row's), `versionAt(i)` being the version of `changes[i]` as SQL. Call it last in the
  * transaction: from here until commit, other feed writers wait.
  */
-export async function appendChanges(trx: Transaction<Database>, changes: readonly NewChange[]): Promise<number[]> {
+export async function appendChanges(
+  trx: Transaction<Database>,
+  changes: readonly NewChange[],
+  alongside: (versionAt: ReservedNumber) => readonly Compilable[] = () => [],
+): Promise<number[]> {
   if (changes.length === 0) return [];
-  const first = await allocate(trx, "changes", changes.length);
-  const versions = changes.map((_, i) => first + i);
-  await insertChangeRows(trx, versions, changes);
-  return versions;
-}
-
-/** The multi-row insert of appendChanges, for versions already allocated (bench:scale times the lock held from here to commit). */
-export async function insertChangeRows(trx: Transaction<Database>, versions: readonly number[], changes: readonly NewChange[]): Promise<void> {
-  await trx
-    .insertInto("changes")
-    .values(
+  const first = await allocateWith(trx, "changes", changes.length, (versionAt) => [
+    trx.insertInto("changes").values(
       changes.map((c, i) => ({
-        version: versions[i]!,
+        version: versionAt(i),
         kind: c.kind,
         resource_key: c.resourceKey,
         project_id: c.projectId ?? null,
@@ -87,8 +84,10 @@ export async function insertChangeRows(trx: Transaction<Database>, versions: rea
         deleted: c.deleted ?? false,
         payload: c.payload === undefined ? null : toJson(c.payload),
       })),
-    )
-    .execute();
+    ),
+    ...alongside(versionAt),
+  ]);
+  return changes.map((_, i) => first + i);
 }
 
 /** Changes with version > `fromVersionExclusive`, oldest first, at most `limit`. */

@@ -13,7 +13,10 @@ import { signallingDialect, type FeedCommits } from "./feedCommits.js";
 // - dateStrings false (DATETIME → Date), supportBigNumbers (BIGINT beyond 2^53 as string, never
 //   silently rounded), TINYINT(1) → boolean;
 // - utf8mb4, and a strict sql_mode identical on both servers (no silent truncation, no zero
-//   dates, ONLY_FULL_GROUP_BY like MySQL's default).
+//   dates, ONLY_FULL_GROUP_BY like MySQL's default);
+// - multiple statements per query: the change feed sends a counter bump with the inserts that
+//   carry its numbers in one round trip (sequences.ts). Every statement is compiled by Kysely with
+//   placeholders, values escaped by the driver; no SQL is ever built from input text.
 
 const SQL_MODE =
   "ONLY_FULL_GROUP_BY,STRICT_TRANS_TABLES,STRICT_ALL_TABLES,NO_ZERO_IN_DATE,NO_ZERO_DATE,ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION";
@@ -101,6 +104,7 @@ export function createDb(databaseUrl: string, opts: CreateDbOptions = {}): Kysel
     maxIdle: poolSize,
     waitForConnections: true,
     enableKeepAlive: true,
+    multipleStatements: true,
   });
   const dialect = new MysqlDialect({
     pool,

@@ -1,5 +1,5 @@
 import type { Kysely, Transaction } from "kysely";
-import { allocate } from "./sequences.js";
+import { allocateWith } from "./sequences.js";
 import { fromJson, toJson, type Database } from "./schema.js";
 
 // The outbox (outbox-events, docs/invariants.md): events are written in the same transaction as the
@@ -41,22 +41,20 @@ export interface EventFilter {
 /** Appends `events` inside `trx`; returns their ids in input order. Call it last in the transaction. */
 export async function appendEvents(trx: Transaction<Database>, events: readonly NewEvent[]): Promise<number[]> {
   if (events.length === 0) return [];
-  const first = await allocate(trx, "events", events.length);
-  const ids = events.map((_, i) => first + i);
-  await trx
-    .insertInto("events")
-    .values(
+  // The bump and the insert in one round trip (sequences.ts: allocateWith).
+  const first = await allocateWith(trx, "events", events.length, (idAt) => [
+    trx.insertInto("events").values(
       events.map((e, i) => ({
-        id: ids[i]!,
+        id: idAt(i),
         tenant_id: e.tenantId,
         workspace_id: e.workspaceId ?? null,
         type: e.type,
         subject: e.subject,
         payload: toJson(e.payload ?? {}),
       })),
-    )
-    .execute();
-  return ids;
+    ),
+  ]);
+  return events.map((_, i) => first + i);
 }
 
 /** Events with id > `afterId`, oldest first, at most `limit`. */

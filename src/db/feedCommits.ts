@@ -6,7 +6,8 @@ import type { CompiledQuery, DatabaseConnection, Dialect, Driver, QueryResult, T
 // read nothing new and go back to sleep until the next poll.
 //
 // Kysely has no commit hook, so the driver is wrapped: each connection notes whether it ran
-// `insert into changes` (the one statement src/db/changes.ts appends with), and the wrapper's
+// `insert into changes` (the one statement src/db/changes.ts appends with, sent in one query
+// after the counter bump: src/db/sequences.ts), and the wrapper's
 // commitTransaction signals once the inner commit has returned. Rollbacks signal nothing.
 
 export class FeedCommits {
@@ -23,7 +24,7 @@ export class FeedCommits {
   }
 }
 
-const APPENDS_CHANGES = /^insert into `changes`/i;
+const APPENDS_CHANGES = /(^|;\s*)insert into `changes`/i;
 
 /** `inner` with commits of change-feed writes reported to `commits`. */
 export function signallingDialect(inner: Dialect, commits: FeedCommits): Dialect {

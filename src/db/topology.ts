@@ -66,14 +66,8 @@ export async function bumpTopologyVersions(trx: Transaction<Database>, deploymen
       region: row.region,
       payload: { deploymentId, region: row.region, desiredStatus: row.desired_status, replicas: row.replicas },
     })),
+    // Each row records its version, in the round trip of the counter bump.
+    (versionAt) => rows.map((row, i) => trx.updateTable("deployment_topology").set({ version: versionAt(i) }).where("deployment_id", "=", deploymentId).where("region", "=", row.region)),
   );
-  for (const [i, row] of rows.entries()) {
-    await trx
-      .updateTable("deployment_topology")
-      .set({ version: versions[i]! })
-      .where("deployment_id", "=", deploymentId)
-      .where("region", "=", row.region)
-      .execute();
-  }
   return versions.at(-1)!;
 }

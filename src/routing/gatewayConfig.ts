@@ -128,30 +128,32 @@ export async function upsertGatewayConfigs(
     certificateId: certificateOf.get(hostname) ?? null,
     ...(rulesOf.has(hostname) ? { rules: rulesOf.get(hostname)! } : {}),
   }));
+  // The configs go with their changes, in the round trip of the counter bump.
   const versions = await appendChanges(
     trx,
     bodies.map((body) => ({ kind: "gateway_config", resourceKey: body.hostname, projectId: body.projectId, payload: body })),
+    (versionAt) => [
+      trx
+        .insertInto("gateway_configs")
+        .values(
+          bodies.map((body, i) => ({
+            hostname: body.hostname,
+            workspace_id: body.workspaceId,
+            project_id: body.projectId,
+            deployment_id: body.deploymentId,
+            config: toJson(body),
+            certificate_id: body.certificateId,
+            version: versionAt(i),
+          })),
+        )
+        .onDuplicateKeyUpdate((eb) => ({
+          deployment_id: eb.fn("values", [eb.ref("deployment_id")]),
+          config: eb.fn("values", [eb.ref("config")]),
+          certificate_id: eb.fn("values", [eb.ref("certificate_id")]),
+          version: eb.fn("values", [eb.ref("version")]),
+        })),
+    ],
   );
-  await trx
-    .insertInto("gateway_configs")
-    .values(
-      bodies.map((body, i) => ({
-        hostname: body.hostname,
-        workspace_id: body.workspaceId,
-        project_id: body.projectId,
-        deployment_id: body.deploymentId,
-        config: toJson(body),
-        certificate_id: body.certificateId,
-        version: versions[i]!,
-      })),
-    )
-    .onDuplicateKeyUpdate((eb) => ({
-      deployment_id: eb.fn("values", [eb.ref("deployment_id")]),
-      config: eb.fn("values", [eb.ref("config")]),
-      certificate_id: eb.fn("values", [eb.ref("certificate_id")]),
-      version: eb.fn("values", [eb.ref("version")]),
-    }))
-    .execute();
   return { hostnames: served, lastVersion: versions.at(-1)! };
 }
 

@@ -337,6 +337,33 @@ describe("change feed", () => {
     assert.equal(change?.payload, null);
   });
 
+  test("statements sent with the bump carry its versions, and one that fails takes the bump back with it", async () => {
+    const start = await currentChangeVersion(db);
+    // A statement in the bump's round trip sees the versions: here it copies them into the payloads.
+    const versions = await db.transaction().execute((trx) =>
+      appendChanges(trx, [{ kind: "route", resourceKey: "c1.example.com" }, { kind: "route", resourceKey: "c2.example.com" }], (versionAt) => [
+        trx.updateTable("changes").set({ payload: sql`json_object('copied', ${versionAt(0)})` }).where("version", "=", versionAt(0)),
+        trx.updateTable("changes").set({ payload: sql`json_object('copied', ${versionAt(1)})` }).where("version", "=", versionAt(1)),
+      ]),
+    );
+    assert.deepEqual(versions, [start + 1, start + 2]);
+    const written = await readChanges(db, start, 10);
+    assert.deepEqual(written.map((c) => [c.version, c.payload]), [[start + 1, { copied: start + 1 }], [start + 2, { copied: start + 2 }]]);
+
+    // The second statement fails (a duplicate version): nothing of the round trip stays.
+    await assert.rejects(
+      db.transaction().execute((trx) =>
+        appendChanges(trx, [{ kind: "route", resourceKey: "c3.example.com" }], (versionAt) => [
+          trx.insertInto("changes").values({ version: versionAt(0), kind: "route", resource_key: "dup", project_id: null, region: null, deleted: false, payload: null }),
+        ]),
+      ),
+      (error: unknown) => isDuplicateKey(error),
+    );
+    assert.equal(await currentChangeVersion(db), start + 2, "the bump was rolled back");
+    const [next] = await db.transaction().execute((trx) => appendChanges(trx, [{ kind: "route", resourceKey: "c4.example.com" }]));
+    assert.equal(next, start + 3, "no gap");
+  });
+
   test("appendChanges refuses to run outside a transaction", async () => {
     await assert.rejects(appendChanges(db as never, [{ kind: "route", resourceKey: "x" }]), /transaction/);
   });
