@@ -1,5 +1,5 @@
 import type { Compilable, Kysely, Transaction } from "kysely";
-import { allocateWith, type ReservedNumber } from "./sequences.js";
+import { numbersFrom, reserve, type Reservation, type ReservedNumber } from "./sequences.js";
 import { fromJson, toJson, type Database } from "./schema.js";
 
 // The version feed watchers stream from (gap-free-versions, docs/invariants.md).
@@ -73,21 +73,34 @@ export async function appendChanges(
   alongside: (versionAt: ReservedNumber) => readonly Compilable[] = () => [],
 ): Promise<number[]> {
   if (changes.length === 0) return [];
-  const first = await allocateWith(trx, "changes", changes.length, (versionAt) => [
-    trx.insertInto("changes").values(
-      changes.map((c, i) => ({
-        version: versionAt(i),
-        kind: c.kind,
-        resource_key: c.resourceKey,
-        project_id: c.projectId ?? null,
-        region: c.region ?? null,
-        deleted: c.deleted ?? false,
-        payload: c.payload === undefined ? null : toJson(c.payload),
-      })),
-    ),
-    ...alongside(versionAt),
-  ]);
-  return changes.map((_, i) => first + i);
+  const [first] = await reserve(trx, [changeReservation(trx, changes, alongside)]);
+  return numbersFrom(first!, changes.length);
+}
+
+/** appendChanges' writes as a reservation, to send in one round trip with the outbox's (sequences.ts: reserve). */
+export function changeReservation(
+  trx: Transaction<Database>,
+  changes: readonly NewChange[],
+  alongside: (versionAt: ReservedNumber) => readonly Compilable[] = () => [],
+): Reservation {
+  return {
+    name: "changes",
+    count: changes.length,
+    statements: (versionAt) => [
+      trx.insertInto("changes").values(
+        changes.map((c, i) => ({
+          version: versionAt(i),
+          kind: c.kind,
+          resource_key: c.resourceKey,
+          project_id: c.projectId ?? null,
+          region: c.region ?? null,
+          deleted: c.deleted ?? false,
+          payload: c.payload === undefined ? null : toJson(c.payload),
+        })),
+      ),
+      ...alongside(versionAt),
+    ],
+  };
 }
 
 /** Changes with version > `fromVersionExclusive`, oldest first, at most `limit`. */

@@ -1,5 +1,5 @@
 import type { Kysely, Transaction } from "kysely";
-import { allocateWith } from "./sequences.js";
+import { numbersFrom, reserve, type Reservation } from "./sequences.js";
 import { fromJson, toJson, type Database } from "./schema.js";
 
 // The outbox (outbox-events, docs/invariants.md): events are written in the same transaction as the
@@ -41,20 +41,28 @@ export interface EventFilter {
 /** Appends `events` inside `trx`; returns their ids in input order. Call it last in the transaction. */
 export async function appendEvents(trx: Transaction<Database>, events: readonly NewEvent[]): Promise<number[]> {
   if (events.length === 0) return [];
-  // The bump and the insert in one round trip (sequences.ts: allocateWith).
-  const first = await allocateWith(trx, "events", events.length, (idAt) => [
-    trx.insertInto("events").values(
-      events.map((e, i) => ({
-        id: idAt(i),
-        tenant_id: e.tenantId,
-        workspace_id: e.workspaceId ?? null,
-        type: e.type,
-        subject: e.subject,
-        payload: toJson(e.payload ?? {}),
-      })),
-    ),
-  ]);
-  return events.map((_, i) => first + i);
+  const [first] = await reserve(trx, [eventReservation(trx, events)]);
+  return numbersFrom(first!, events.length);
+}
+
+/** appendEvents' writes as a reservation: the bump and the insert in one round trip (sequences.ts: reserve). */
+export function eventReservation(trx: Transaction<Database>, events: readonly NewEvent[]): Reservation {
+  return {
+    name: "events",
+    count: events.length,
+    statements: (idAt) => [
+      trx.insertInto("events").values(
+        events.map((e, i) => ({
+          id: idAt(i),
+          tenant_id: e.tenantId,
+          workspace_id: e.workspaceId ?? null,
+          type: e.type,
+          subject: e.subject,
+          payload: toJson(e.payload ?? {}),
+        })),
+      ),
+    ],
+  };
 }
 
 /** Events with id > `afterId`, oldest first, at most `limit`. */

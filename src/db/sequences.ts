@@ -22,43 +22,56 @@ export type SequenceName = "changes" | "events";
 /** The i-th reserved number (0-based) as SQL, for the statements sent with the bump. */
 export type ReservedNumber = (i: number) => RawBuilder<number>;
 
+/** `count` numbers of one counter, and the statements that carry them (built with `numberAt`). */
+export interface Reservation {
+  name: SequenceName;
+  count: number;
+  statements: (numberAt: ReservedNumber) => readonly Compilable[];
+}
+
 /** Reserves `count` consecutive numbers; returns the first. Must run inside a transaction. */
-export function allocate(trx: Transaction<Database>, name: SequenceName, count: number): Promise<number> {
-  return allocateWith(trx, name, count, () => []);
+export async function allocate(trx: Transaction<Database>, name: SequenceName, count: number): Promise<number> {
+  const [first] = await reserve(trx, [{ name, count, statements: () => [] }]);
+  return first!;
 }
 
 /**
- * Reserves `count` consecutive numbers and runs `statements` in the same round trip (one
- * multi-statement query, the bump first); their values name the numbers with `numberAt(i)`,
- * which the server computes from LAST_INSERT_ID(). Returns the first number. A failing statement
- * fails the call, and the caller's transaction rolls back the bump with it.
+ * Makes `reservations` in one round trip — one multi-statement query: each counter's bump, then
+ * the statements that carry its numbers, which name them with `numberAt(i)` (the server computes
+ * it from LAST_INSERT_ID(), which the bump just set). Returns each reservation's first number. A
+ * failing statement fails the call, and the caller's transaction rolls the bumps back with it.
+ * Counters are bumped in the order given: always `changes` before `events`, as every writer does.
  */
-export async function allocateWith(
-  trx: Transaction<Database>,
-  name: SequenceName,
-  count: number,
-  statements: (numberAt: ReservedNumber) => readonly Compilable[],
-): Promise<number> {
-  if (!trx.isTransaction) throw new Error(`allocate(${name}): must run inside a transaction`);
-  if (!Number.isInteger(count) || count < 1) throw new RangeError(`allocate(${name}): count must be a positive integer, got ${count}`);
-  const bump = sql`update \`sequences\` set \`value\` = last_insert_id(\`value\` + ${count}) where \`name\` = ${name}`.compile(trx);
-  const rest = statements((i) => sql<number>`(last_insert_id() - ${count - 1 - i})`).map((statement) => statement.compile());
-  const batch = [bump, ...rest];
+export async function reserve(trx: Transaction<Database>, reservations: readonly Reservation[]): Promise<number[]> {
+  if (!trx.isTransaction) throw new Error(`allocate(${reservations.map((r) => r.name).join(", ")}): must run inside a transaction`);
+  const batch: CompiledQuery[] = [];
+  const bumpAt: number[] = [];
+  for (const { name, count, statements } of reservations) {
+    if (!Number.isInteger(count) || count < 1) throw new RangeError(`allocate(${name}): count must be a positive integer, got ${count}`);
+    bumpAt.push(batch.length);
+    batch.push(sql`update \`sequences\` set \`value\` = last_insert_id(\`value\` + ${count}) where \`name\` = ${name}`.compile(trx));
+    batch.push(...statements((i) => sql<number>`(last_insert_id() - ${count - 1 - i})`).map((statement) => statement.compile()));
+  }
   const result = await trx.executeQuery(CompiledQuery.raw(batch.map((q) => q.sql).join(";\n"), batch.flatMap((q) => q.parameters)));
   // One statement answers with its OK packet; several with one OK packet each, as rows.
-  const answer = rest.length === 0 ? { affectedRows: Number(result.numAffectedRows ?? 0n), insertId: result.insertId } : okPacketOf(result.rows[0]);
-  if (answer.affectedRows !== 1) throw new Error(`allocate(${name}): the sequences row is missing; run the migrations`);
-  // The OK packet carries the value set through LAST_INSERT_ID(expr); ask only if it did not.
-  let last = answer.insertId === undefined ? undefined : BigInt(answer.insertId);
-  if (last === undefined) {
-    const row = await sql<{ v: number | string }>`select last_insert_id() as v`.execute(trx);
-    last = BigInt(row.rows[0]!.v);
-  }
-  if (last > BigInt(Number.MAX_SAFE_INTEGER)) throw new Error(`allocate(${name}): counter beyond 2^53`);
-  return Number(last) - count + 1;
+  const answers = batch.length === 1 ? [{ affectedRows: Number(result.numAffectedRows ?? 0n), insertId: result.insertId }] : (result.rows as unknown as OkPacket[]);
+  return reservations.map(({ name, count }, r) => {
+    const answer = answers[bumpAt[r]!];
+    if (answer?.affectedRows !== 1) throw new Error(`allocate(${name}): the sequences row is missing; run the migrations`);
+    // The OK packet carries the value set through LAST_INSERT_ID(expr).
+    if (answer.insertId === undefined) throw new Error(`allocate(${name}): the server did not return the counter's value`);
+    const last = BigInt(answer.insertId);
+    if (last > BigInt(Number.MAX_SAFE_INTEGER)) throw new Error(`allocate(${name}): counter beyond 2^53`);
+    return Number(last) - count + 1;
+  });
 }
 
-function okPacketOf(row: unknown): { affectedRows: number; insertId: bigint | number | string | undefined } {
-  const packet = row as { affectedRows?: number; insertId?: number | string } | undefined;
-  return { affectedRows: packet?.affectedRows ?? 0, insertId: packet?.insertId };
+/** The `count` consecutive numbers from `first`. */
+export function numbersFrom(first: number, count: number): number[] {
+  return Array.from({ length: count }, (_, i) => first + i);
+}
+
+interface OkPacket {
+  affectedRows: number;
+  insertId: bigint | number | string | undefined;
 }

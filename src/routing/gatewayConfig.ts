@@ -1,5 +1,6 @@
 import type { Transaction } from "kysely";
-import { appendChanges } from "../db/changes.js";
+import { changeReservation } from "../db/changes.js";
+import { reserve, type Reservation } from "../db/sequences.js";
 import { toJson, type Database } from "../db/schema.js";
 import { GateError, type GateDeployment } from "../domain/gates.js";
 import { isLocalHostname } from "../domain/localHostnames.js";
@@ -108,8 +109,25 @@ export async function upsertGatewayConfigs(
   hostnames: readonly string[],
   platformApex: string,
 ): Promise<{ hostnames: string[]; lastVersion: number }> {
+  const writes = await gatewayConfigWrites(trx, target, hostnames, platformApex);
+  if (!writes.reservation) return { hostnames: [], lastVersion: 0 };
+  const [first] = await reserve(trx, [writes.reservation]);
+  return { hostnames: writes.hostnames, lastVersion: first! + writes.reservation.count - 1 };
+}
+
+/**
+ * upsertGatewayConfigs without the writing: the configs are read and built, and returned as the
+ * feed reservation that writes them (their changes, and the configs with their versions), for a
+ * caller that sends it in one round trip with its outbox events (sequences.ts: reserve).
+ */
+export async function gatewayConfigWrites(
+  trx: Transaction<Database>,
+  target: DeploymentTarget,
+  hostnames: readonly string[],
+  platformApex: string,
+): Promise<{ hostnames: string[]; reservation?: Reservation }> {
   const served = [...new Set(hostnames)].filter((hostname) => !isLocalHostname(hostname, platformApex)).sort();
-  if (served.length === 0) return { hostnames: [], lastVersion: 0 };
+  if (served.length === 0) return { hostnames: [] };
   const certificates = await trx
     .selectFrom("certificates")
     .select(["id", "hostname"])
@@ -129,7 +147,7 @@ export async function upsertGatewayConfigs(
     ...(rulesOf.has(hostname) ? { rules: rulesOf.get(hostname)! } : {}),
   }));
   // The configs go with their changes, in the round trip of the counter bump.
-  const versions = await appendChanges(
+  const reservation = changeReservation(
     trx,
     bodies.map((body) => ({ kind: "gateway_config", resourceKey: body.hostname, projectId: body.projectId, payload: body })),
     (versionAt) => [
@@ -154,7 +172,7 @@ export async function upsertGatewayConfigs(
         })),
     ],
   );
-  return { hostnames: served, lastVersion: versions.at(-1)! };
+  return { hostnames: served, reservation };
 }
 
 /**

@@ -1,10 +1,11 @@
 import type { Transaction } from "kysely";
 import { bumpTopologyVersions, setDesiredRunning } from "../db/topology.js";
-import { appendEvents } from "../db/events.js";
+import { appendEvents, eventReservation } from "../db/events.js";
+import { reserve } from "../db/sequences.js";
 import { newId } from "../db/ids.js";
 import type { Database } from "../db/schema.js";
 import { checkPromote, checkRollback } from "../domain/gates.js";
-import { loadDeploymentTarget, upsertGatewayConfigs } from "./gatewayConfig.js";
+import { gatewayConfigWrites, loadDeploymentTarget } from "./gatewayConfig.js";
 import { judgeOwnership, reclaimHostnames } from "./hostnameOwnership.js";
 import { lockProject } from "./projectLock.js";
 import { finishDeployment, type DeploymentContext } from "../db/deployments.js";
@@ -166,21 +167,24 @@ export async function swapLive(trx: Transaction<Database>, input: LiveSwapInput)
     .where("id", "=", project.id)
     .execute();
 
-  // Versioned writes last: from here to commit this transaction holds the feed locks.
-  const configs = await upsertGatewayConfigs(trx, target, hostnames, input.platformApex);
-  const topologyVersion = woken ? await bumpTopologyVersions(trx, target.id) : 0;
+  // Versioned writes last: from here to commit this transaction holds the feed locks. The
+  // configs with their changes and the outbox rows go in one round trip (sequences.ts: reserve).
+  const configs = await gatewayConfigWrites(trx, target, hostnames, input.platformApex);
   const eventType = input.mode === "rollback" ? "DeploymentRolledBack" : "DeploymentPromoted";
-  await appendEvents(trx, [
+  const events = eventReservation(trx, [
     event(project, eventType, target.id, { deploymentId: target.id, previousDeploymentId: previous, hostnames }),
     ...(input.breakingApiChanges && input.mode !== "rollback" ? [breakingApiChangeEvent(project, target.id, input.breakingApiChanges)] : []),
   ]);
+  const [firstConfigVersion] = await reserve(trx, configs.reservation ? [configs.reservation, events] : [events]);
+  const lastConfigVersion = configs.reservation ? firstConfigVersion! + configs.reservation.count - 1 : 0;
+  const topologyVersion = woken ? await bumpTopologyVersions(trx, target.id) : 0;
   return {
     outcome: input.mode === "rollback" ? "rolled_back" : "promoted",
     previousLiveDeploymentId: previous,
     liveDeploymentId: target.id,
     isRolledBack: rolledBack,
     movedHostnames: hostnames,
-    version: Math.max(configs.lastVersion, topologyVersion),
+    version: Math.max(lastConfigVersion, topologyVersion),
     committedAt: Date.now(),
   };
 }

@@ -4,10 +4,11 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { sql, type Kysely } from "kysely";
-import { appendChanges, currentChangeVersion, readChanges } from "../../src/db/changes.js";
+import { appendChanges, changeReservation, currentChangeVersion, readChanges } from "../../src/db/changes.js";
 import { createDb, ensureDatabase } from "../../src/db/connect.js";
 import { isCheckViolation, isDuplicateKey, isForeignKeyViolation, duplicateKeyName } from "../../src/db/errors.js";
-import { appendEvents, readEvents } from "../../src/db/events.js";
+import { appendEvents, eventReservation, readEvents } from "../../src/db/events.js";
+import { reserve } from "../../src/db/sequences.js";
 import { isId, newId } from "../../src/db/ids.js";
 import { migrateDown, migrateDownAll, migrateToLatest, migrationStatus } from "../../src/db/migrate.js";
 import { migrations } from "../../src/db/migrations/index.js";
@@ -362,6 +363,21 @@ describe("change feed", () => {
     assert.equal(await currentChangeVersion(db), start + 2, "the bump was rolled back");
     const [next] = await db.transaction().execute((trx) => appendChanges(trx, [{ kind: "route", resourceKey: "c4.example.com" }]));
     assert.equal(next, start + 3, "no gap");
+  });
+
+  test("one round trip reserves from both counters: each statement carries its own counter's numbers", async () => {
+    const start = await currentChangeVersion(db);
+    const [lastEvent] = await readEvents(db, 0, 1_000_000).then((all) => all.slice(-1));
+    const [firstVersion, firstEventId] = await db.transaction().execute((trx) =>
+      reserve(trx, [
+        changeReservation(trx, [{ kind: "route", resourceKey: "r1.example.com" }, { kind: "route", resourceKey: "r2.example.com" }]),
+        eventReservation(trx, [{ tenantId: "t", type: "Reserved", subject: "s1" }]),
+      ]),
+    );
+    assert.equal(firstVersion, start + 1);
+    assert.equal(firstEventId, (lastEvent?.id ?? 0) + 1);
+    assert.deepEqual((await readChanges(db, start, 10)).map((c) => [c.version, c.resourceKey]), [[start + 1, "r1.example.com"], [start + 2, "r2.example.com"]]);
+    assert.deepEqual((await readEvents(db, firstEventId! - 1, 10)).map((e) => [e.id, e.subject]), [[firstEventId, "s1"]]);
   });
 
   test("appendChanges refuses to run outside a transaction", async () => {
