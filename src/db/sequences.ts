@@ -1,4 +1,5 @@
-import { CompiledQuery, sql, type Compilable, type RawBuilder, type Transaction } from "kysely";
+import { sql, type Compilable, type CompiledQuery, type RawBuilder, type Transaction } from "kysely";
+import { executeBatch, type OkPacket } from "./batch.js";
 import type { Database } from "./schema.js";
 
 // Gap-free counters for the change feed and the outbox.
@@ -52,11 +53,9 @@ export async function reserve(trx: Transaction<Database>, reservations: readonly
     batch.push(sql`update \`sequences\` set \`value\` = last_insert_id(\`value\` + ${count}) where \`name\` = ${name}`.compile(trx));
     batch.push(...statements((i) => sql<number>`(last_insert_id() - ${count - 1 - i})`).map((statement) => statement.compile()));
   }
-  const result = await trx.executeQuery(CompiledQuery.raw(batch.map((q) => q.sql).join(";\n"), batch.flatMap((q) => q.parameters)));
-  // One statement answers with its OK packet; several with one OK packet each, as rows.
-  const answers = batch.length === 1 ? [{ affectedRows: Number(result.numAffectedRows ?? 0n), insertId: result.insertId }] : (result.rows as unknown as OkPacket[]);
+  const answers = await executeBatch(trx, batch);
   return reservations.map(({ name, count }, r) => {
-    const answer = answers[bumpAt[r]!];
+    const answer = answers[bumpAt[r]!] as OkPacket | undefined;
     if (answer?.affectedRows !== 1) throw new Error(`allocate(${name}): the sequences row is missing; run the migrations`);
     // The OK packet carries the value set through LAST_INSERT_ID(expr).
     if (answer.insertId === undefined) throw new Error(`allocate(${name}): the server did not return the counter's value`);
@@ -71,7 +70,3 @@ export function numbersFrom(first: number, count: number): number[] {
   return Array.from({ length: count }, (_, i) => first + i);
 }
 
-interface OkPacket {
-  affectedRows: number;
-  insertId: bigint | number | string | undefined;
-}

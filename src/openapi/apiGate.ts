@@ -43,23 +43,27 @@ export async function apiChangesAgainstLive(db: Kysely<Database>, differ: SpecDi
 /**
  * Whether the API gate has two specs to compare. False exactly when apiChangesAgainstLive would
  * pass without diffing (policy allow, no other live deployment, a stored spec missing on either
- * side); true may still end in a pass (a spec that cannot be compared). One query at most and no
- * diff, so the swap asks it inside its transaction: a promote with nothing to compare is one
- * step, and only one with two specs pays for the gate's own step (oasdiff runs outside it).
+ * side); true may still end in a pass (a spec that cannot be compared). One query and no diff,
+ * so the swap asks it inside its transaction — in the round trip of its lock (specsToCompareQuery):
+ * a promote with nothing to compare is one step, and only one with two specs pays for the gate's
+ * own step (oasdiff runs outside it).
  */
-export async function apiGateHasSpecsToCompare(
-  db: Kysely<Database>,
+export function apiGateHasSpecsToCompare(
   project: { breakingChanges: BreakingChangesPolicy; liveDeploymentId: string | null },
   targetDeploymentId: string,
-): Promise<boolean> {
+  stored: readonly { n: number | string | bigint }[],
+): boolean {
   const live = project.liveDeploymentId;
   if (project.breakingChanges === "allow" || !live || live === targetDeploymentId) return false;
-  const stored = await db
+  return Number(stored[0]?.n ?? 0) === 2;
+}
+
+/** How many of the target and the project's live deployment have a stored spec (read before the lock's answer, so by subquery). */
+export function specsToCompareQuery(db: Kysely<Database>, projectId: string, targetDeploymentId: string) {
+  return db
     .selectFrom("openapi_specs as s")
     .innerJoin("openapi_documents as d", "d.hash", "s.document_hash")
     .select((eb) => eb.fn.countAll<number>().as("n"))
-    .where("s.deployment_id", "in", [live, targetDeploymentId])
-    .where("d.content", "is not", null)
-    .executeTakeFirstOrThrow();
-  return Number(stored.n) === 2;
+    .where((eb) => eb.or([eb("s.deployment_id", "=", targetDeploymentId), eb("s.deployment_id", "=", eb.selectFrom("projects").select("live_deployment_id").where("id", "=", projectId))]))
+    .where("d.content", "is not", null);
 }

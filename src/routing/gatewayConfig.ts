@@ -1,7 +1,8 @@
 import type { Transaction } from "kysely";
 import { changeReservation } from "../db/changes.js";
 import { reserve, type Reservation } from "../db/sequences.js";
-import { toJson, type Database } from "../db/schema.js";
+import { selectTogether } from "../db/batch.js";
+import { toJson, type Database, type NetworkRoute } from "../db/schema.js";
 import { GateError, type GateDeployment } from "../domain/gates.js";
 import { isLocalHostname } from "../domain/localHostnames.js";
 
@@ -45,7 +46,12 @@ export interface DeploymentTarget extends GateDeployment {
  * least one); NotFound when it is missing.
  */
 export async function loadDeploymentTarget(trx: Transaction<Database>, deploymentId: string): Promise<DeploymentTarget> {
-  const rows = await trx
+  return deploymentTargetOf(await deploymentTargetQuery(trx, deploymentId).execute(), deploymentId);
+}
+
+/** loadDeploymentTarget's query, to send in one round trip with others (src/db/batch.ts). */
+export function deploymentTargetQuery(trx: Transaction<Database>, deploymentId: string) {
+  return trx
     .selectFrom("deployments as d")
     .leftJoin("instances as i", (join) => join.onRef("i.deployment_id", "=", "d.id").on("i.status", "=", "running"))
     .select((eb) => [
@@ -63,8 +69,11 @@ export async function loadDeploymentTarget(trx: Transaction<Database>, deploymen
     ])
     .where("d.id", "=", deploymentId)
     .orderBy("i.region")
-    .orderBy("i.id")
-    .execute();
+    .orderBy("i.id");
+}
+
+/** The target from deploymentTargetQuery's rows; NotFound when there are none. */
+export function deploymentTargetOf(rows: Awaited<ReturnType<ReturnType<typeof deploymentTargetQuery>["execute"]>>, deploymentId: string): DeploymentTarget {
   const deployment = rows[0];
   if (!deployment) throw new GateError("not_found", `deployment ${deploymentId} not found`);
   return {
@@ -128,14 +137,13 @@ export async function gatewayConfigWrites(
 ): Promise<{ hostnames: string[]; reservation?: Reservation }> {
   const served = [...new Set(hostnames)].filter((hostname) => !isLocalHostname(hostname, platformApex)).sort();
   if (served.length === 0) return { hostnames: [] };
-  const certificates = await trx
-    .selectFrom("certificates")
-    .select(["id", "hostname"])
-    .where("hostname", "in", served)
-    .where("status", "=", "issued")
-    .execute();
+  // The certificates and the project's path rules in one round trip.
+  const [certificates, networkRoutes] = await selectTogether(trx, [
+    trx.selectFrom("certificates").select(["id", "hostname"]).where("hostname", "in", served).where("status", "=", "issued"),
+    trx.selectFrom("network_routes").selectAll().where("project_id", "=", target.projectId),
+  ]);
   const certificateOf = new Map(certificates.map((c) => [c.hostname, c.id]));
-  const rulesOf = await trafficRules(trx, target, served);
+  const rulesOf = await trafficRules(trx, target, served, networkRoutes);
   const bodies: GatewayConfigBody[] = served.map((hostname) => ({
     hostname,
     workspaceId: target.workspaceId,
@@ -176,13 +184,13 @@ export async function gatewayConfigWrites(
 }
 
 /**
- * The NetworkService routes of `hostnames` (one query over the project's routes, plus one for
- * the instances of the deployments they name), by hostname, longest path first. A route without
- * a deployment follows the hostname's own.
+ * The NetworkService routes of `hostnames` (from the project's routes, plus one query for the
+ * instances of the deployments they name), by hostname, longest path first. A route without a
+ * deployment follows the hostname's own.
  */
-async function trafficRules(trx: Transaction<Database>, target: DeploymentTarget, hostnames: readonly string[]): Promise<Map<string, TrafficRuleBody[]>> {
+async function trafficRules(trx: Transaction<Database>, target: DeploymentTarget, hostnames: readonly string[], projectRoutes: readonly NetworkRoute[]): Promise<Map<string, TrafficRuleBody[]>> {
   const wanted = new Set(hostnames);
-  const routes = (await trx.selectFrom("network_routes").selectAll().where("project_id", "=", target.projectId).execute()).filter((r) => wanted.has(r.hostname));
+  const routes = projectRoutes.filter((r) => wanted.has(r.hostname));
   const rules = new Map<string, TrafficRuleBody[]>();
   if (routes.length === 0) return rules;
   const others = [...new Set(routes.map((r) => r.deployment_id).filter((id): id is string => id !== null && id !== target.id))];

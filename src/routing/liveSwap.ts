@@ -1,16 +1,17 @@
-import type { Transaction } from "kysely";
+import type { ExpressionBuilder, Transaction } from "kysely";
 import { bumpTopologyVersions, setDesiredRunning } from "../db/topology.js";
 import { appendEvents, eventReservation } from "../db/events.js";
 import { reserve } from "../db/sequences.js";
+import { executeBatch, selectTogether } from "../db/batch.js";
 import { newId } from "../db/ids.js";
 import type { Database } from "../db/schema.js";
 import { checkPromote, checkRollback } from "../domain/gates.js";
-import { gatewayConfigWrites, loadDeploymentTarget } from "./gatewayConfig.js";
+import { deploymentTargetOf, deploymentTargetQuery, gatewayConfigWrites } from "./gatewayConfig.js";
 import { judgeOwnership, reclaimHostnames } from "./hostnameOwnership.js";
-import { lockProject } from "./projectLock.js";
+import { lockedProjectOf, lockProject, projectLockQuery } from "./projectLock.js";
 import { finishDeployment, type DeploymentContext } from "../db/deployments.js";
 import type { SpecChangeRecord } from "../openapi/specDiffer.js";
-import { apiGateHasSpecsToCompare } from "../openapi/apiGate.js";
+import { apiGateHasSpecsToCompare, specsToCompareQuery } from "../openapi/apiGate.js";
 
 export type LiveSwapMode =
   /** Promote through the API: the gates decide. */
@@ -72,8 +73,15 @@ export interface LiveSwapResult {
  * rolls all of it back. A constant number of statements whatever the number of hostnames.
  */
 export async function swapLive(trx: Transaction<Database>, input: LiveSwapInput): Promise<LiveSwapResult> {
-  const project = await lockProject(trx, input.projectId);
-  const target = await loadDeploymentTarget(trx, input.targetDeploymentId);
+  // The lock and every read the swap judges by, in one round trip (src/db/batch.ts).
+  const [locked, targetRows, liveRoutes, storedSpecs] = await selectTogether(trx, [
+    projectLockQuery(trx, input.projectId),
+    deploymentTargetQuery(trx, input.targetDeploymentId),
+    liveRoutesQuery(trx, input.projectId),
+    specsToCompareQuery(trx, input.projectId, input.targetDeploymentId),
+  ]);
+  const project = lockedProjectOf(locked, input.projectId);
+  const target = deploymentTargetOf(targetRows, input.targetDeploymentId);
   const previous = project.liveDeploymentId;
   const unchanged = (outcome: LiveSwapResult["outcome"]): LiveSwapResult => ({
     outcome,
@@ -100,24 +108,13 @@ export async function swapLive(trx: Transaction<Database>, input: LiveSwapInput)
     }
     rolledBack = false;
     // Before the standby check below, as the gate always ran first: a promote it refuses wakes nothing.
-    if (input.apiGatePending && (await apiGateHasSpecsToCompare(trx, project, target.id))) return unchanged("api_gate_needed");
+    if (input.apiGatePending && apiGateHasSpecsToCompare(project, target.id, storedSpecs)) return unchanged("api_gate_needed");
   }
   // A promote or rollback never points live traffic at a deployment in standby: nothing changes,
   // and Project.changeLive wakes it, waits for its instances and swaps again.
   if (input.mode !== "activate" && target.inStandby) return unchanged("target_not_running");
 
   // Every hostname that follows the live deployment: existing routes plus the ones to create.
-  const liveRoutes = await trx
-    .selectFrom("routes")
-    .select(["hostname"])
-    .where("project_id", "=", project.id)
-    .where((eb) =>
-      eb.or([
-        eb("sticky", "=", "live"),
-        eb.and([eb("sticky", "=", "environment"), eb("environment_id", "=", project.productionEnvironmentId)]),
-      ]),
-    )
-    .execute();
   const known = new Set(liveRoutes.map((r) => r.hostname));
   const wanted = (input.ensureHostnames ?? []).filter((h) => !known.has(h.hostname));
   // Only hostnames the project owns; one another project still routes is taken back first.
@@ -152,20 +149,16 @@ export async function swapLive(trx: Transaction<Database>, input: LiveSwapInput)
 
   // A deploy going live may still be desired in standby somewhere; a promote's target never is (above).
   const woken = input.mode === "activate" && (await setDesiredRunning(trx, target.id));
-  // The same predicate that found them: no hostname list goes over the wire, whatever its size.
-  await trx
-    .updateTable("routes")
-    .set({ deployment_id: target.id })
-    .where("project_id", "=", project.id)
-    .where((eb) =>
-      eb.or([eb("sticky", "=", "live"), eb.and([eb("sticky", "=", "environment"), eb("environment_id", "=", project.productionEnvironmentId)])]),
-    )
-    .execute();
-  await trx
-    .updateTable("projects")
-    .set({ live_deployment_id: target.id, is_rolled_back: rolledBack })
-    .where("id", "=", project.id)
-    .execute();
+  // The routes (by the predicate that found them: no hostname list goes over the wire, whatever
+  // its size) and the pointer, in one round trip.
+  await executeBatch(trx, [
+    trx
+      .updateTable("routes")
+      .set({ deployment_id: target.id })
+      .where("project_id", "=", project.id)
+      .where((eb) => followsLive(eb, project.productionEnvironmentId)),
+    trx.updateTable("projects").set({ live_deployment_id: target.id, is_rolled_back: rolledBack }).where("id", "=", project.id),
+  ]);
 
   // Versioned writes last: from here to commit this transaction holds the feed locks. The
   // configs with their changes and the outbox rows go in one round trip (sequences.ts: reserve).
@@ -224,4 +217,22 @@ export function breakingApiChangeEvent(project: { tenantId: string; workspaceId:
 
 function event(project: { tenantId: string; workspaceId: string; id: string }, type: string, subject: string, payload: object) {
   return { tenantId: project.tenantId, workspaceId: project.workspaceId, type, subject, payload: { projectId: project.id, ...payload } };
+}
+
+/** The routes that follow the live deployment: `live`, and `environment` of production. */
+function followsLive(eb: ExpressionBuilder<Database, "routes">, productionEnvironmentId: string | ReturnType<typeof productionEnvironmentOf>) {
+  return eb.or([eb("sticky", "=", "live"), eb.and([eb("sticky", "=", "environment"), eb("environment_id", "=", productionEnvironmentId)])]);
+}
+
+/** The hostnames that follow the live deployment, read before the lock's answer (so production by subquery). */
+function liveRoutesQuery(trx: Transaction<Database>, projectId: string) {
+  return trx
+    .selectFrom("routes")
+    .select(["hostname"])
+    .where("project_id", "=", projectId)
+    .where((eb) => followsLive(eb, productionEnvironmentOf(trx, projectId)));
+}
+
+function productionEnvironmentOf(trx: Transaction<Database>, projectId: string) {
+  return trx.selectFrom("environments").select("id").where("project_id", "=", projectId).where("slug", "=", "production");
 }

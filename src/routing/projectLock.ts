@@ -10,11 +10,15 @@ import { GateError, type BreakingChangesPolicy, type GateProject } from "../doma
  * are read in subqueries (plain consistent reads): joined, the workspace row was locked too, and
  * every routing transaction of a workspace waited for the one before it.
  */
-export async function lockProject(
-  trx: Transaction<Database>,
-  projectId: string,
-): Promise<GateProject & { workspaceId: string; tenantId: string; breakingChanges: BreakingChangesPolicy }> {
-  const project = await trx
+export async function lockProject(trx: Transaction<Database>, projectId: string): Promise<LockedProject> {
+  return lockedProjectOf(await projectLockQuery(trx, projectId).execute(), projectId);
+}
+
+export type LockedProject = GateProject & { workspaceId: string; tenantId: string; breakingChanges: BreakingChangesPolicy };
+
+/** lockProject's locking read, to send in one round trip with the reads after it (src/db/batch.ts). */
+export function projectLockQuery(trx: Transaction<Database>, projectId: string) {
+  return trx
     .selectFrom("projects")
     .select((eb) => [
       "projects.id",
@@ -32,8 +36,12 @@ export async function lockProject(
         .as("production_environment_id"),
     ])
     .where("projects.id", "=", projectId)
-    .forUpdate()
-    .executeTakeFirst();
+    .forUpdate();
+}
+
+/** The locked project from projectLockQuery's rows; NotFound or FailedPrecondition as lockProject answers. */
+export function lockedProjectOf(rows: Awaited<ReturnType<ReturnType<typeof projectLockQuery>["execute"]>>, projectId: string): LockedProject {
+  const project = rows[0];
   if (!project) throw new GateError("not_found", `project ${projectId} not found`);
   if (!project.production_environment_id) throw new GateError("failed_precondition", `project ${projectId} has no production environment`);
   return {

@@ -1,9 +1,10 @@
 import type { Transaction } from "kysely";
 import type { Database } from "../db/schema.js";
 import { checkPromote, checkRollback } from "../domain/gates.js";
-import { loadDeploymentTarget } from "./gatewayConfig.js";
+import { deploymentTargetOf, deploymentTargetQuery } from "./gatewayConfig.js";
 import { bumpTopologyVersions, setDesiredRunning } from "../db/topology.js";
-import { lockProject } from "./projectLock.js";
+import { lockedProjectOf, projectLockQuery } from "./projectLock.js";
+import { selectTogether } from "../db/batch.js";
 
 /**
  * Before a promote or rollback: a target that is in standby (or stopped) in some region is
@@ -15,8 +16,9 @@ export async function wakeTarget(
   trx: Transaction<Database>,
   input: { projectId: string; targetDeploymentId: string; mode: "promote" | "rollback"; expectedSourceId?: string },
 ): Promise<{ woken: boolean }> {
-  const project = await lockProject(trx, input.projectId);
-  const target = await loadDeploymentTarget(trx, input.targetDeploymentId);
+  const [locked, targetRows] = await selectTogether(trx, [projectLockQuery(trx, input.projectId), deploymentTargetQuery(trx, input.targetDeploymentId)]);
+  const project = lockedProjectOf(locked, input.projectId);
+  const target = deploymentTargetOf(targetRows, input.targetDeploymentId);
   if (input.mode === "rollback") checkRollback(project, target, input.expectedSourceId);
   else checkPromote(project, target);
   if (!(await setDesiredRunning(trx, target.id))) return { woken: false };

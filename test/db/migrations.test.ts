@@ -145,6 +145,16 @@ describe("schema", () => {
     );
   });
 
+  test("the pool runs several statements per query (the feed's round trip), and a value that reads as a second statement stays a value", async () => {
+    const f = await fixture();
+    const hostile = `x'); DELETE FROM deployments; -- \\'; DROP TABLE projects; #`;
+    await db.updateTable("deployments").set({ git_branch: hostile }).where("id", "=", f.deploymentId).execute();
+    const stored = await db.selectFrom("deployments").select("git_branch").where("id", "=", f.deploymentId).executeTakeFirstOrThrow();
+    assert.equal(stored.git_branch, hostile);
+    assert.equal(Number((await db.selectFrom("projects").select((eb) => eb.fn.countAll<number>().as("n")).executeTakeFirstOrThrow()).n) > 0, true);
+    assert.equal(Number((await db.selectFrom("deployments").select((eb) => eb.fn.countAll<number>().as("n")).executeTakeFirstOrThrow()).n) > 0, true);
+  });
+
   test("deployment idempotency keys: unique per project when given, any number of NULLs", async () => {
     const f = await fixture();
     const base = { workspace_id: f.workspaceId, project_id: f.projectId, environment_id: f.environmentId, status: "pending" };
