@@ -14,7 +14,7 @@ import type { Database } from "./schema.js";
 //
 // The price is that writers of one counter are serialised from the bump to their commit: bump
 // as late as possible in the transaction (the last statements before commit), and send the
-// statements that carry the numbers in the same round trip as the bump (allocateWith): every
+// statements that carry the numbers in the same round trip as the bump (reserve): every
 // round trip inside the hold is one that every other writer waits for, and under load each one
 // also waits for this process's busy event loop.
 

@@ -69,8 +69,9 @@ export interface LiveSwapResult {
  * The atomic swap (atomic-swap, docs/invariants.md): in ONE transaction the routes of every
  * live-level hostname (the `live` ones and the production environment's) move to the target
  * together with their gateway configs, the live pointer and the rolled-back flag change, a deploy
- * going live is desired running again, and the change versions and the outbox event are written. A failure anywhere
- * rolls all of it back. A constant number of statements whatever the number of hostnames.
+ * going live is desired running again, and the change versions and the outbox event are written.
+ * A failure anywhere rolls all of it back. A constant number of statements whatever the number of
+ * hostnames, sent in a few round trips (src/db/batch.ts).
  */
 export async function swapLive(trx: Transaction<Database>, input: LiveSwapInput): Promise<LiveSwapResult> {
   // The lock and every read the swap judges by, in one round trip (src/db/batch.ts).
