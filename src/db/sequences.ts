@@ -30,12 +30,6 @@ export interface Reservation {
   statements: (numberAt: ReservedNumber) => readonly Compilable[];
 }
 
-/** Reserves `count` consecutive numbers; returns the first. Must run inside a transaction. */
-export async function allocate(trx: Transaction<Database>, name: SequenceName, count: number): Promise<number> {
-  const [first] = await reserve(trx, [{ name, count, statements: () => [] }]);
-  return first!;
-}
-
 /**
  * Makes `reservations` in one round trip — one multi-statement query: each counter's bump, then
  * the statements that carry its numbers, which name them with `numberAt(i)` (the server computes
@@ -44,11 +38,11 @@ export async function allocate(trx: Transaction<Database>, name: SequenceName, c
  * Counters are bumped in the order given: always `changes` before `events`, as every writer does.
  */
 export async function reserve(trx: Transaction<Database>, reservations: readonly Reservation[]): Promise<number[]> {
-  if (!trx.isTransaction) throw new Error(`allocate(${reservations.map((r) => r.name).join(", ")}): must run inside a transaction`);
+  if (!trx.isTransaction) throw new Error(`reserve(${reservations.map((r) => r.name).join(", ")}): must run inside a transaction`);
   const batch: CompiledQuery[] = [];
   const bumpAt: number[] = [];
   for (const { name, count, statements } of reservations) {
-    if (!Number.isInteger(count) || count < 1) throw new RangeError(`allocate(${name}): count must be a positive integer, got ${count}`);
+    if (!Number.isInteger(count) || count < 1) throw new RangeError(`reserve(${name}): count must be a positive integer, got ${count}`);
     bumpAt.push(batch.length);
     batch.push(sql`update \`sequences\` set \`value\` = last_insert_id(\`value\` + ${count}) where \`name\` = ${name}`.compile(trx));
     batch.push(...statements((i) => sql<number>`(last_insert_id() - ${count - 1 - i})`).map((statement) => statement.compile()));
@@ -56,11 +50,11 @@ export async function reserve(trx: Transaction<Database>, reservations: readonly
   const answers = await executeBatch(trx, batch);
   return reservations.map(({ name, count }, r) => {
     const answer = answers[bumpAt[r]!] as OkPacket | undefined;
-    if (answer?.affectedRows !== 1) throw new Error(`allocate(${name}): the sequences row is missing; run the migrations`);
+    if (answer?.affectedRows !== 1) throw new Error(`reserve(${name}): the sequences row is missing; run the migrations`);
     // The OK packet carries the value set through LAST_INSERT_ID(expr).
-    if (answer.insertId === undefined) throw new Error(`allocate(${name}): the server did not return the counter's value`);
+    if (answer.insertId === undefined) throw new Error(`reserve(${name}): the server did not return the counter's value`);
     const last = BigInt(answer.insertId);
-    if (last > BigInt(Number.MAX_SAFE_INTEGER)) throw new Error(`allocate(${name}): counter beyond 2^53`);
+    if (last > BigInt(Number.MAX_SAFE_INTEGER)) throw new Error(`reserve(${name}): counter beyond 2^53`);
     return Number(last) - count + 1;
   });
 }
