@@ -147,11 +147,16 @@ describe("faults", () => {
     const lockDb = createDb(app.stack.mariadb.url, { poolSize: 1 });
     let release!: () => void;
     const released = new Promise<void>((resolve) => (release = resolve));
+    let lockHeld!: () => void;
+    const held = new Promise<void>((resolve) => (lockHeld = resolve));
     const lock = lockDb.transaction().execute(async (trx) => {
       await trx.selectFrom("projects").select("id").where("id", "=", fixture.projectId).forUpdate().execute();
+      lockHeld();
       await released;
     });
     try {
+      // The row is ours before the rollback starts: otherwise its swap could take it first and finish.
+      await Promise.race([held, lock]);
       const first = client.rollback({ deploymentId: v1.id, idempotencyKey: key }).catch((error: unknown) => error);
       await until("the swap to wait for the project lock", async () => {
         // The swap's locking read shows in the process list while it waits for our lock.
