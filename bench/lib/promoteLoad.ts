@@ -86,7 +86,7 @@ export async function promoteThroughput(apis: Client<typeof DeployService>[], pa
  * The floor under promoteThroughput: the same clients promoting each project's live deployment
  * again, with a unique key, so every call goes through the front door (Connect, authentication,
  * the API's read), a Restate invocation of the Project object with its key, and the swap's step
- * up to the project's lock and the target's read — where the gate refuses it (already live):
+ * up to the project's lock and the reads sent with it — where the gate refuses it (already live):
  * everything a promote costs except routing's own writes.
  */
 export async function refusedPromoteThroughput(api: Client<typeof DeployService>, liveDeploymentIds: string[], clients: number, durationMs: number): Promise<{ perSecond: number; calls: number }> {

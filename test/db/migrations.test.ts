@@ -145,7 +145,7 @@ describe("schema", () => {
     );
   });
 
-  test("the pool runs several statements per query (the feed's round trip), and a value that reads as a second statement stays a value", async () => {
+  test("with several statements allowed per query (the feed's round trip), a value that reads as a second statement stays a value", async () => {
     const f = await fixture();
     const hostile = `x'); DELETE FROM deployments; -- \\'; DROP TABLE projects; #`;
     await db.updateTable("deployments").set({ git_branch: hostile }).where("id", "=", f.deploymentId).execute();
