@@ -301,10 +301,14 @@ export function createProjectObject(deps: WorkflowDeps) {
         const schedule = (await ctx.get<StandbySchedule>("standby")) ?? {};
         const verdict = judgeStandbyCall(schedule, req.deploymentId, req.token, await ctx.date.now());
         if (verdict.kind === "stale") return { outcome: "cancelled" as const };
-        if (verdict.kind !== "due") {
-          if (verdict.kind === "postponed") sendStandby(ctx, req.deploymentId, verdict.call);
+        if (verdict.kind === "disarmed") {
           ctx.set("standby", schedule);
-          return { outcome: verdict.kind === "postponed" ? ("postponed" as const) : ("cancelled" as const) };
+          return { outcome: "cancelled" as const };
+        }
+        if (verdict.kind === "postponed") {
+          sendStandby(ctx, req.deploymentId, verdict.call);
+          ctx.set("standby", schedule);
+          return { outcome: "postponed" as const };
         }
         const result = await dbStep(ctx, "standby previous live", db, (trx) => standbyDeployment(trx, { projectId: ctx.key, deploymentId: req.deploymentId }));
         standbyDone(schedule, req.deploymentId);
